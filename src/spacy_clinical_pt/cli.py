@@ -1,0 +1,26 @@
+"""The `spacy-clinical-pt` command line (also `python -m spacy_clinical_pt`).
+
+Each subcommand lives beside the code it drives and is only registered here.
+"""
+
+import typer
+
+from .convert.cli import convert_command, export_command
+from .split import split_command
+from .stats import stats_command
+
+app = typer.Typer(
+    name="spacy-clinical-pt",
+    help="Clinical NER for Portuguese with spaCy: convert corpora, inspect and split them, train and evaluate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # never print clinical text held in local variables
+)
+app.command("convert")(convert_command)
+app.command("export")(export_command)
+app.command("stats")(stats_command)
+app.command("split")(split_command)
+
+
+def main() -> None:
+    app()

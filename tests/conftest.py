@@ -1,0 +1,35 @@
+"""Shared test fixtures: where the real corpora are, and a clinical-tokenizer `nlp`."""
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+# CI and developers have ../shared beside the checkout; a user's fresh clone does not.
+SHARED_CORPORA = REPO.parent / "shared" / "corpora"
+
+
+def corpus_path(*parts: str) -> Path:
+    """A path under ../shared/corpora, or skip the test with the reason when it is absent."""
+    path = SHARED_CORPORA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real corpus not available: {path} is absent (it is only beside developer and CI checkouts)")
+    return path
+
+
+@pytest.fixture
+def nestedclinbr_dir() -> Path:
+    return corpus_path("nestedclinbr")
+
+
+@pytest.fixture
+def er_ner_dir() -> Path:
+    return corpus_path("er_ner")
+
+
+@pytest.fixture(scope="session")
+def nlp():
+    from spacy_clinical_pt.tokenizer import clinical_nlp
+
+    return clinical_nlp()
