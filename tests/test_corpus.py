@@ -145,3 +145,10 @@ def test_unknown_modes_are_rejected(blank):
         list(build_docs(blank, [], ConversionReport(), discontinuous="merge"))
     with pytest.raises(ValueError, match="alignment"):
         list(build_docs(blank, [], ConversionReport(), alignment="nearest"))
+
+
+def test_generated_ids_never_clash_with_source_ids(blank):
+    record = Record("ids", TEXT, [Entity(0, 8, "Teste"), Entity(13, 25, "Problema", id="E1")])
+    (doc,) = build_docs(blank, [record], ConversionReport())
+    stored = entity_attributes(doc)
+    assert set(stored) == {"E1", "E2"} and stored["E1"]["label"] == "Problema" and stored["E2"]["label"] == "Teste"

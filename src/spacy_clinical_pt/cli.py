@@ -19,7 +19,8 @@ app = typer.Typer(
 app.command("convert")(convert_command)
 app.command("export")(export_command)
 app.command("stats")(stats_command)
-app.command("split")(split_command)
+# `--ratios 0.6 0.2 0.2`: the values after the first reach the command as extra arguments.
+app.command("split", context_settings={"allow_extra_args": True, "ignore_unknown_options": False})(split_command)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ Where things live on a built `Doc`:
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -209,10 +210,12 @@ def build_docs(
         doc = nlp.make_doc(record.text)
         spans: list[Span] = []
         stored: dict[str, dict[str, Any]] = {}
-        for number, entity in enumerate(record.entities, start=1):
+        source_ids = {entity.id for entity in record.entities if entity.id}
+        fresh_ids = (f"E{n}" for n in itertools.count(1) if f"E{n}" not in source_ids)
+        for entity in record.entities:
             if not validate_entity(entity, record.text, report):
                 continue
-            entity_id = entity.id or f"E{number}"
+            entity_id = entity.id or next(fresh_ids)
             if entity.fragments and discontinuous == "fragments":
                 pieces = list(entity.fragments)
             elif entity.fragments:

@@ -1,0 +1,84 @@
+"""The `convert` and `export` commands: options, report, exit codes."""
+
+import json
+
+import pytest
+import typer
+from conftest import FIXTURES
+from typer.testing import CliRunner
+
+from spacy_clinical_pt import tokenizer
+from spacy_clinical_pt.convert import load_docs
+from spacy_clinical_pt.convert.cli import convert_command, export_command
+
+# The two commands as `spacy_clinical_pt.cli` registers them.
+app = typer.Typer()
+app.command("convert")(convert_command)
+app.command("export")(export_command)
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def shared_nlp(nlp, monkeypatch):
+    """Build the clinical tokenizer once for the whole module, not once per command."""
+    monkeypatch.setattr(tokenizer, "clinical_nlp", lambda: nlp)
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_convert_brat_with_report_then_export(tmp_path):
+    result = invoke(
+        "convert", FIXTURES / "brat" / "notas", tmp_path / "notes.spacy", "--format", "brat",
+        "--discontinuous", "fragments", "--spans-key", "gold", "--report", tmp_path / "report.json",
+    )
+    assert result.exit_code == 0, result.output
+    assert "2 documents, 8 entities" in result.output and "R (relation) 1" in result.output
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf8"))
+    assert {"docs", "entities", "entities_per_label", "misaligned", "repaired", "dropped", "errors"} <= set(report)
+    assert report["entities_per_label"] == {"Anatomia": 2, "Problema": 4, "Teste": 1, "Tratamento": 1}
+    assert len(load_docs(tmp_path / "notes.spacy")[0].spans["gold"]) == 7
+
+    result = invoke("export", tmp_path / "notes.spacy", tmp_path / "back", "--format", "brat", "--spans-key", "gold")
+    assert result.exit_code == 0, result.output
+    assert "wrote 2 documents, 8 entities" in result.output
+    assert "T3\tProblema 37 42;28 32\tedema MMII" in (tmp_path / "back" / "nota1.ann").read_text(encoding="utf8")
+
+
+def test_strict_error_exits_1_with_file_and_record(tmp_path):
+    source = tmp_path / "train.json"
+    source.write_text(json.dumps([{"text": "Toma AAS.", "annotations": [{"begin": 5, "end": 8, "label": None}]}]))
+    result = invoke("convert", source, tmp_path / "out.spacy", "--format", "jsonspans", "--report", tmp_path / "r.json")
+    assert result.exit_code == 1
+    assert "train.json record 1 annotation 1: empty or null label" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out.spacy").exists()
+    assert json.loads((tmp_path / "r.json").read_text())["errors"]  # the report says why it stopped
+
+    result = invoke("convert", source, tmp_path / "out.spacy", "--format", "jsonspans", "--lenient")
+    assert result.exit_code == 0
+    assert "dropped: 1" in result.output and "record 1 annotation 1" in result.output
+
+
+def test_option_for_another_format_is_refused(tmp_path):
+    result = invoke(
+        "convert", FIXTURES / "json" / "er_ner_sample.json", tmp_path / "o.spacy", "-f", "jsonspans",
+        "--source-key", "sc",
+    )
+    assert result.exit_code == 1 and "source_key does not apply" in result.output
+
+
+def test_unknown_format_is_a_usage_error(tmp_path):
+    result = invoke("convert", FIXTURES / "json" / "er_ner_sample.json", tmp_path / "o.spacy", "--format", "xml")
+    assert result.exit_code == 2
+
+
+def test_export_jsonspans_and_missing_input(tmp_path):
+    assert invoke("convert", FIXTURES / "json" / "er_ner_sample.json", tmp_path / "er.spacy", "-f", "jsonspans").exit_code == 0
+    result = invoke("export", tmp_path / "er.spacy", tmp_path / "er.json", "--format", "jsonspans")
+    assert result.exit_code == 0
+    original = json.loads((FIXTURES / "json" / "er_ner_sample.json").read_text(encoding="utf8"))
+    assert json.loads((tmp_path / "er.json").read_text(encoding="utf8")) == original
+    result = invoke("export", tmp_path / "absent.spacy", tmp_path / "x.json", "--format", "jsonspans")
+    assert result.exit_code == 1 and "absent.spacy: no such file" in result.output
