@@ -5,7 +5,9 @@ Each subcommand lives beside the code it drives and is only registered here.
 
 import typer
 
+from .compare import aggregate_command, compare_command
 from .convert.cli import convert_command, export_command
+from .evaluate import evaluate_command
 from .split import split_command
 from .stats import stats_command
 
@@ -19,6 +21,9 @@ app = typer.Typer(
 app.command("convert")(convert_command)
 app.command("export")(export_command)
 app.command("stats")(stats_command)
+app.command("evaluate")(evaluate_command)
+app.command("aggregate")(aggregate_command)
+app.command("compare")(compare_command)
 # `--ratios 0.6 0.2 0.2`: the values after the first reach the command as extra arguments.
 app.command("split", context_settings={"allow_extra_args": True, "ignore_unknown_options": False})(split_command)
 

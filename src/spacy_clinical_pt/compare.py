@@ -1,0 +1,512 @@
+"""Across runs: mean ± standard deviation over seeds (the paper's Table 6), and model comparison with tests.
+
+Both commands read the `metrics.json` (and `pr_curves.csv`) that `spacy-clinical-pt evaluate` wrote in each run
+folder. A run is identified by its model name (`provenance.label`, set with `evaluate --label`), its corpus
+(`provenance.corpus`), its annotation scheme and its threshold policy. Runs with different threshold policies are
+never pooled: an oracle threshold (chosen on the test set) is optimistic and must not mix with honest runs.
+
+- `aggregate RUN_DIRS... --output DIR`: per (model, corpus, scheme, policy), the mean and sample standard
+  deviation (ddof=1) of every headline metric over the runs (training seeds and/or split seeds):
+  `aggregate.md` (Table 6 layout), `aggregate.csv`, `aggregate.json`.
+- `compare RUN_DIRS... --output DIR`: a Friedman test across models over per-label F1 (the blocks: every label
+  of every corpus, scheme and replicate that all models share), pairwise Wilcoxon signed-rank post-tests with
+  Holm's correction (as the BioBERTpt paper), `table5.md`/`.csv` (rows models, columns IO/BIO x macro/micro F1
+  per corpus, the paper's Table 5), and `pr_combined.png`/`.csv` (micro-averaged PR curves of every model).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from enum import Enum
+from itertools import combinations
+from pathlib import Path
+from typing import Annotated, Any, Mapping, Optional, Sequence
+
+import numpy
+import typer
+from scipy import stats
+
+from .plots import plot_combined_pr
+
+# The headline metrics of a run: name -> path in metrics.json ("{scheme}" is the run's token matrix).
+HEADLINE = {
+    "token_macro_f1": ("token", "{scheme}", "macro", "f1"),
+    "token_micro_f1": ("token", "{scheme}", "micro", "f1"),
+    "token_micro_precision": ("token", "{scheme}", "micro", "precision"),
+    "token_micro_recall": ("token", "{scheme}", "micro", "recall"),
+    "token_auc_micro": ("token", "{scheme}", "auc_micro"),
+    "token_auc_macro": ("token", "{scheme}", "auc_macro"),
+    "strict_micro_f1": ("entity", "strict", "micro", "f1"),
+    "strict_macro_f1": ("entity", "strict", "macro", "f1"),
+    "partial_micro_f1": ("entity", "partial", "micro", "f1"),
+    "boundary_micro_f1": ("entity", "boundary", "micro", "f1"),
+}
+PER_LABEL_METRICS = ("token", "strict", "partial")
+
+
+GROUP_BY_HELP = "label: the run's --label (or pipeline name); parent: the run folder's parent."
+
+
+class GroupBy(str, Enum):
+    label = "label"
+    parent = "parent"
+
+
+class Run(dict):
+    """One evaluation run: its metrics.json, plus `run_dir`, and the keys that group and align runs."""
+
+    @property
+    def model(self) -> str:
+        return str(self["_model"])
+
+    @property
+    def corpus(self) -> str:
+        return str(self.get("provenance", {}).get("corpus") or "corpus")
+
+    @property
+    def scheme(self) -> str:
+        # Span-only pipelines (LLMs, spancat) are scored on the IO matrix, so they sit in the IO columns.
+        return str(self.get("scheme") or "IO")
+
+    @property
+    def policy(self) -> str:
+        return str(self.get("threshold", {}).get("policy", "output"))
+
+    @property
+    def seed(self) -> Optional[int]:
+        return self.get("provenance", {}).get("seed")
+
+
+def load_run(run_dir: str | Path, group_by: str = "label") -> Run:
+    """Read `run_dir/metrics.json`. group_by: "label" (provenance label) or "parent" (the folder above run_dir)."""
+    run_dir = Path(run_dir)
+    path = run_dir / "metrics.json" if run_dir.is_dir() else run_dir
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: no metrics.json (run `spacy-clinical-pt evaluate ... --output {run_dir}`)")
+    try:
+        run = Run(json.loads(path.read_text(encoding="utf8")))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON (line {err.lineno})") from None
+    for key in ("token", "entity", "threshold"):
+        if key not in run:
+            raise ValueError(f"{path}: no '{key}' section; is it a metrics.json written by `evaluate`?")
+    run["run_dir"] = str(path.parent)
+    if group_by == "parent":
+        run["_model"] = path.parent.parent.name
+    else:
+        prov = run.get("provenance", {})
+        run["_model"] = prov.get("label") or prov.get("pipeline", {}).get("name") or path.parent.name
+    return run
+
+
+def _lookup(run: Mapping[str, Any], path: Sequence[str], scheme: str) -> Optional[float]:
+    value: Any = run
+    for part in path:
+        part = part.format(scheme=scheme)
+        if not isinstance(value, Mapping) or part not in value or value[part] is None:
+            return None
+        value = value[part]
+    return float(value)
+
+
+def headline(run: Run) -> dict[str, Optional[float]]:
+    """The headline metrics of a run (see HEADLINE); None where a run lacks one (AUC of span-only runs)."""
+    return {name: _lookup(run, path, run.scheme) for name, path in HEADLINE.items()}
+
+
+def mean_sd(values: Sequence[Optional[float]]) -> tuple[Optional[float], Optional[float], int]:
+    """Mean and sample standard deviation (ddof=1) of the values that are not None, and their count.
+
+    sd is None with fewer than two values.
+    """
+    present = [v for v in values if v is not None]
+    if not present:
+        return None, None, 0
+    mean = float(numpy.mean(present))
+    sd = float(numpy.std(present, ddof=1)) if len(present) > 1 else None
+    return mean, sd, len(present)
+
+
+def aggregate_runs(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """Mean and sd of every headline metric per (model, corpus, scheme, policy), in first-seen order.
+
+    RETURNS: rows {"model", "corpus", "scheme", "policy", "runs", "seeds", "<metric>_mean", "<metric>_sd"}.
+    """
+    groups: dict[tuple[str, str, str, str], list[Run]] = {}
+    for run in runs:
+        groups.setdefault((run.model, run.corpus, run.scheme, run.policy), []).append(run)
+    rows = []
+    for (model, corpus, scheme, policy), members in groups.items():
+        row: dict[str, Any] = {
+            "model": model,
+            "corpus": corpus,
+            "scheme": scheme,
+            "policy": policy,
+            "runs": len(members),
+            "seeds": " ".join(str(r.seed) for r in members if r.seed is not None),
+        }
+        figures = [headline(r) for r in members]
+        for name in HEADLINE:
+            mean, sd, _ = mean_sd([f[name] for f in figures])
+            row[f"{name}_mean"], row[f"{name}_sd"] = mean, sd
+        rows.append(row)
+    return rows
+
+
+def _pm(mean: Optional[float], sd: Optional[float]) -> str:
+    if mean is None:
+        return "n/a"
+    return f"{mean:.4f} (± {sd:.4f})" if sd is not None else f"{mean:.4f} (single run)"
+
+
+POLICY_NOTE = {
+    "oracle": "threshold chosen on the test set, as in the paper: optimistic",
+    "dev": "threshold chosen on dev, applied to test",
+    "fixed": "fixed threshold",
+    "output": "span-only pipeline, fixed output",
+}
+
+
+def render_aggregate(rows: Sequence[Mapping[str, Any]]) -> str:
+    """aggregate.md: per corpus, rows (model, scheme, policy) with macro and micro F1 mean (± sd), as Table 6."""
+    lines = ["# Mean (± sample standard deviation) over runs", ""]
+    lines += [
+        "Token-level F1 over the token x label matrix (spaCy tokens, whitespace excluded); BIO uses its B/I "
+        "columns as the paper. Entity strict micro F1 beside it. sd is the sample standard deviation (ddof=1).",
+        "",
+    ]
+    for corpus in dict.fromkeys(r["corpus"] for r in rows):
+        lines += [f"## {corpus}", ""]
+        lines += [
+            "| model | scheme | threshold policy | runs | Macro F1-score (± std) | Micro F1-score (± std) "
+            "| Entity strict micro F1 (± std) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in (r for r in rows if r["corpus"] == corpus):
+            lines.append(
+                f"| {r['model']} | {r['scheme']} | {r['policy']} ({POLICY_NOTE.get(r['policy'], r['policy'])}) "
+                f"| {r['runs']} | {_pm(r['token_macro_f1_mean'], r['token_macro_f1_sd'])} "
+                f"| {_pm(r['token_micro_f1_mean'], r['token_micro_f1_sd'])} "
+                f"| {_pm(r['strict_micro_f1_mean'], r['strict_micro_f1_sd'])} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    with open(path, "w", newline="", encoding="utf8") as handle:
+        if rows:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return path
+
+
+def _load_runs(run_dirs: Sequence[Path], group_by: str) -> list[Run]:
+    if not run_dirs:
+        raise ValueError("give at least one run folder (each holding a metrics.json)")
+    return [load_run(d, group_by) for d in run_dirs]
+
+
+def aggregate_command(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders, each with the metrics.json of `evaluate`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for aggregate.md, .csv and .json.")] = Path(
+        "aggregate"
+    ),
+    group_by: Annotated[
+        GroupBy,
+        typer.Option("--group-by", help=GROUP_BY_HELP),
+    ] = GroupBy.label,
+) -> None:
+    """Mean ± standard deviation of each model's metrics over seeds (the paper's Table 6)."""
+    try:
+        runs = _load_runs(run_dirs, group_by.value)
+    except (FileNotFoundError, ValueError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=1) from None
+    rows = aggregate_runs(runs)
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "aggregate.md").write_text(render_aggregate(rows), encoding="utf8")
+    _write_csv(rows, output / "aggregate.csv")
+    (output / "aggregate.json").write_text(json.dumps(rows, indent=2), encoding="utf8")
+    for r in rows:
+        typer.echo(
+            f"{r['model']} {r['corpus']} {r['scheme']} {r['policy']} (n={r['runs']}): "
+            f"macro F1 {_pm(r['token_macro_f1_mean'], r['token_macro_f1_sd'])}, "
+            f"micro F1 {_pm(r['token_micro_f1_mean'], r['token_micro_f1_sd'])}"
+        )
+    typer.echo(f"wrote {output / 'aggregate.md'}, aggregate.csv, aggregate.json")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input order.
+
+    With the m p-values sorted ascending, p_(1) <= ... <= p_(m): adjusted p_(i) = max over j <= i of
+    min(1, (m - j + 1) p_(j)) (the running maximum keeps the adjusted values in the same order).
+    """
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(pvalues[i])))
+        adjusted[i] = running
+    return adjusted
+
+
+def friedman_wilcoxon(scores: Mapping[str, Sequence[float]], alpha: float = 0.05) -> dict[str, Any]:
+    """Friedman test across models, then pairwise Wilcoxon signed-rank tests with Holm's correction.
+
+    scores: model -> its scores on the shared blocks, all of the same length (blocks x models, e.g. per-label F1).
+    alpha: the level the "significant" flags use.
+    RETURNS: {"friedman": {"statistic", "pvalue", "models", "blocks"}, "pairwise": [{"a", "b", "statistic",
+        "pvalue", "pvalue_holm", "significant", "median_difference"}]}.
+    """
+    names = list(scores)
+    if len(names) < 3:
+        raise ValueError(
+            f"the Friedman test needs at least 3 models, got {len(names)} ({', '.join(names) or 'none'}); "
+            "with two models, read their pairwise Wilcoxon test instead"
+        )
+    lengths = {len(v) for v in scores.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"every model needs a score for the same blocks; got lengths {sorted(lengths)}")
+    n_blocks = lengths.pop()
+    if n_blocks < 2:
+        raise ValueError(
+            f"the Friedman test needs at least 2 blocks (labels x runs shared by all models), got {n_blocks}"
+        )
+    matrix = numpy.asarray([scores[n] for n in names], dtype=float)
+    statistic, pvalue = stats.friedmanchisquare(*matrix)
+    pairs = list(combinations(range(len(names)), 2))
+    raw, rows = [], []
+    for a, b in pairs:
+        difference = matrix[a] - matrix[b]
+        if not numpy.any(difference):
+            # Identical scores on every block: no evidence of a difference (scipy refuses this case).
+            w, p = None, 1.0
+        else:
+            result = stats.wilcoxon(matrix[a], matrix[b])
+            w, p = float(result.statistic), float(result.pvalue)
+        raw.append(p)
+        rows.append(
+            {
+                "a": names[a],
+                "b": names[b],
+                "statistic": w,
+                "pvalue": p,
+                "median_difference": float(numpy.median(difference)),
+            }
+        )
+    for row, adjusted in zip(rows, holm(raw)):
+        row["pvalue_holm"] = adjusted
+        row["significant"] = bool(adjusted < alpha)
+    friedman = {
+        "statistic": float(statistic),
+        "pvalue": float(pvalue),
+        "models": names,
+        "blocks": n_blocks,
+        "significant": bool(pvalue < alpha),
+    }
+    return {"alpha": alpha, "friedman": friedman, "pairwise": rows}
+
+
+def per_label_f1(run: Run, metric: str = "token") -> dict[str, float]:
+    """Per-label F1 of a run: token level per entity type (BIO collapsed), or entity strict/partial."""
+    if metric == "token":
+        matrix = "BIO_collapsed" if run.scheme == "BIO" else run.scheme
+        per_label = run["token"].get(matrix, {}).get("per_label", {})
+    elif metric in ("strict", "partial"):
+        per_label = run["entity"][metric]["per_label"]
+    else:
+        raise ValueError(f"unknown per-label metric {metric!r}: use one of {', '.join(PER_LABEL_METRICS)}")
+    return {label: float(s["f1"]) for label, s in per_label.items()}
+
+
+def label_blocks(runs: Sequence[Run], metric: str = "token") -> tuple[dict[str, list[float]], list[tuple]]:
+    """Per-model score vectors over the blocks every model shares.
+
+    A block is (corpus, scheme, label, replicate): a model's runs of one corpus and scheme are numbered by seed
+    (then folder) so that replicate k of one model meets replicate k of another.
+    RETURNS: (model -> scores in block order, the block keys).
+    """
+    by_model: dict[str, dict[tuple, float]] = defaultdict(dict)
+    grouped: dict[tuple[str, str, str], list[Run]] = defaultdict(list)
+    for run in runs:
+        grouped[(run.model, run.corpus, run.scheme)].append(run)
+    for (model, corpus, scheme), members in grouped.items():
+        members.sort(key=lambda r: (r.seed is None, r.seed if r.seed is not None else 0, r["run_dir"]))
+        for replicate, run in enumerate(members):
+            for label, f1 in per_label_f1(run, metric).items():
+                by_model[model][(corpus, scheme, label, replicate)] = f1
+    shared = set.intersection(*(set(blocks) for blocks in by_model.values())) if by_model else set()
+    keys = sorted(shared)
+    return {model: [blocks[k] for k in keys] for model, blocks in by_model.items()}, keys
+
+
+def table5(runs: Sequence[Run]) -> tuple[list[str], list[list[Any]]]:
+    """The paper's Table 5: rows models, per corpus Macro F1 (IO, BIO) and Micro F1 (IO, BIO), means over runs.
+
+    RETURNS: (header, rows); a missing cell is None.
+    """
+    corpora = list(dict.fromkeys(r.corpus for r in runs))
+    models = list(dict.fromkeys(r.model for r in runs))
+    cells: dict[tuple, list[Run]] = defaultdict(list)
+    for run in runs:
+        cells[(run.model, run.corpus, run.scheme)].append(run)
+    header = ["model"] + [f"{c} {avg} F1 {s}" for c in corpora for avg in ("macro", "micro") for s in ("IO", "BIO")]
+    rows = []
+    for model in models:
+        row: list[Any] = [model]
+        for corpus in corpora:
+            for average in ("macro", "micro"):
+                for scheme in ("IO", "BIO"):
+                    members = cells.get((model, corpus, scheme), [])
+                    mean, _, _ = mean_sd([headline(r)[f"token_{average}_f1"] for r in members])
+                    row.append(mean)
+        rows.append(row)
+    return header, rows
+
+
+def render_table5(header: Sequence[str], rows: Sequence[Sequence[Any]], policies: Sequence[str], runs: int) -> str:
+    corpora = list(dict.fromkeys(h.split(" ")[0] for h in header[1:]))
+    lines = ["# Benchmark (Table 5 layout)", ""]
+    cells = (f"{c} Macro F1 IO | {c} Macro F1 BIO | {c} Micro F1 IO | {c} Micro F1 BIO" for c in corpora)
+    top = "| Model | " + " | ".join(cells) + " |"
+    lines += [top, "|" + "---|" * (len(header))]
+    for row in rows:
+        lines.append("| " + " | ".join([str(row[0])] + ["—" if v is None else f"{v:.4f}" for v in row[1:]]) + " |")
+    notes = "; ".join(f"{p}: {POLICY_NOTE.get(p, p)}" for p in policies)
+    lines += [
+        "",
+        f"Token-level F1 over the token x label matrix (spaCy tokens, whitespace excluded); each cell is the mean "
+        f"over that model's runs ({runs} runs in all). BIO uses its B/I columns, as the paper. Span-only "
+        f"pipelines (LLMs) sit in the IO columns. Threshold policy: {notes}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def render_stats(result: Mapping[str, Any], metric: str, blocks: int) -> str:
+    f = result["friedman"]
+    lines = [
+        f"# Friedman and Wilcoxon tests over per-label F1 ({metric})",
+        "",
+        f"Blocks: {blocks} (label x corpus x scheme x replicate shared by all models). "
+        f"Friedman chi-square = {f['statistic']:.4f}, p = {f['pvalue']:.4g} "
+        f"({'significant' if f['significant'] else 'not significant'} at alpha {result['alpha']}).",
+        "",
+        "Blocks pooled over replicates (seeds) of the same label are not independent, so with several seeds "
+        "the p-values are optimistic; with one run per model they are the BioBERTpt paper's test.",
+        "",
+        "Pairwise Wilcoxon signed-rank tests, p-values adjusted with Holm's method:",
+        "",
+        "| model A | model B | median F1 difference (A - B) | W | p | p (Holm) | significant |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in result["pairwise"]:
+        w = "n/a" if row["statistic"] is None else f"{row['statistic']:.1f}"
+        lines.append(
+            f"| {row['a']} | {row['b']} | {row['median_difference']:.4f} | {w} | {row['pvalue']:.4g} "
+            f"| {row['pvalue_holm']:.4g} | {'yes' if row['significant'] else 'no'} |"
+        )
+    return "\n".join(lines + [""])
+
+
+def combined_pr(runs: Sequence[Run]) -> tuple[dict[str, tuple[list[float], list[float]]], list[dict[str, Any]]]:
+    """Micro PR curves per (model, scheme, corpus), precision and recall averaged over runs at each threshold.
+
+    Reads each run's `pr_curves.csv` (runs without one, e.g. span-only pipelines, are left out).
+    RETURNS: (series name -> (recall, precision), CSV rows).
+    """
+    grouped: dict[str, list[dict[float, tuple[float, float]]]] = defaultdict(list)
+    for run in runs:
+        path = Path(run["run_dir"]) / "pr_curves.csv"
+        if not path.is_file():
+            continue
+        with open(path, encoding="utf8") as handle:
+            points = {
+                float(r["threshold"]): (float(r["recall"]), float(r["precision"]))
+                for r in csv.DictReader(handle)
+                if r["series"] == "micro"
+            }
+        if points:
+            grouped[f"{run.model} ({run.scheme}, {run.corpus})"].append(points)
+    curves, rows = {}, []
+    for name, members in grouped.items():
+        thresholds = sorted(set.intersection(*(set(m) for m in members)))
+        recall = [float(numpy.mean([m[t][0] for m in members])) for t in thresholds]
+        precision = [float(numpy.mean([m[t][1] for m in members])) for t in thresholds]
+        curves[name] = (recall, precision)
+        rows += [
+            {"series": name, "runs": len(members), "threshold": t, "recall": r, "precision": p}
+            for t, r, p in zip(thresholds, recall, precision)
+        ]
+    return curves, rows
+
+
+class PerLabelMetric(str, Enum):
+    token = "token"
+    strict = "strict"
+    partial = "partial"
+
+
+def compare_command(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders, each with the metrics.json of `evaluate`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for table5, stats and the PR figure.")] = Path(
+        "compare"
+    ),
+    metric: Annotated[
+        PerLabelMetric,
+        typer.Option("--metric", help="Per-label F1 for the tests: token level, or entity strict/partial."),
+    ] = PerLabelMetric.token,
+    alpha: Annotated[float, typer.Option("--alpha", help="Significance level after Holm's correction.")] = 0.05,
+    group_by: Annotated[
+        GroupBy,
+        typer.Option("--group-by", help=GROUP_BY_HELP),
+    ] = GroupBy.label,
+) -> None:
+    """Compare models: Friedman + pairwise Wilcoxon (Holm) over per-label F1, Table 5, combined PR curves."""
+    try:
+        runs = _load_runs(run_dirs, group_by.value)
+        policies = sorted({r.policy for r in runs})
+        # Span-only runs ("output") have no threshold and sit beside any one policy.
+        if len(set(policies) - {"output"}) > 1:
+            raise ValueError(
+                f"runs mix threshold policies ({', '.join(policies)}): compare runs evaluated with one policy "
+                "(an oracle threshold is optimistic and cannot be compared with a dev-chosen one)"
+            )
+        scores, keys = label_blocks(runs, metric.value)
+        result = friedman_wilcoxon(scores, alpha)
+    except (FileNotFoundError, ValueError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=1) from None
+    output.mkdir(parents=True, exist_ok=True)
+    header, rows = table5(runs)
+    (output / "table5.md").write_text(render_table5(header, rows, policies, len(runs)), encoding="utf8")
+    _write_csv([dict(zip(header, row)) for row in rows], output / "table5.csv")
+    result["metric"] = metric.value
+    result["blocks"] = [list(k) for k in keys]
+    result["scores"] = scores
+    (output / "stats.json").write_text(json.dumps(result, indent=2), encoding="utf8")
+    (output / "stats.md").write_text(render_stats(result, metric.value, len(keys)), encoding="utf8")
+    curves, curve_rows = combined_pr(runs)
+    written = ["table5.md", "table5.csv", "stats.json", "stats.md"]
+    if curves:
+        _write_csv(curve_rows, output / "pr_combined.csv")
+        notes = "; ".join(POLICY_NOTE.get(p, p) for p in policies)
+        subtitle = f"token level, micro-averaged; thresholds 0.01-0.99; {notes}"
+        plot_combined_pr(curves, output / "pr_combined.png", "Precision-recall of the compared models", subtitle)
+        written += ["pr_combined.csv", "pr_combined.png"]
+    f = result["friedman"]
+    typer.echo(f"Friedman chi2 = {f['statistic']:.4f}, p = {f['pvalue']:.4g} over {len(keys)} blocks")
+    for row in result["pairwise"]:
+        typer.echo(f"  {row['a']} vs {row['b']}: p = {row['pvalue']:.4g}, Holm p = {row['pvalue_holm']:.4g}")
+    typer.echo(f"wrote {', '.join(str(output / w) for w in written)}")

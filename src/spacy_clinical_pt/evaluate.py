@@ -1,0 +1,729 @@
+"""Evaluate a pipeline on a gold DocBin, as the benchmark paper does and more honestly.
+
+    spacy-clinical-pt evaluate training/model-best corpus/test.spacy --dev corpus/dev.spacy --output eval/
+
+What is measured (see `metrics` for the definitions):
+- token level, as the paper: the token x label 0/1 matrix (IO columns; BIO: its `B-`/`I-` columns, and collapsed
+  to the entity type with the max of the `B` and `I` probabilities), micro and macro precision, recall and F1
+  with scikit-learn, ROC AUC micro and macro, per label. The unit is the spaCy token of the pipeline's tokenizer,
+  and only real tokens count: whitespace tokens (`token.is_space`, e.g. a "\\r\\n") are left out. (The paper's code
+  also scored padding and special positions, about a third of all positions on NestedClinBr.)
+- entity level: strict, partial (IoU >= 0.5, same label) and label-agnostic boundaries, one-to-one matching.
+
+Thresholds (for pipelines with a `clinical_tagger`, which stores its probabilities in `doc._.clinical_probs`):
+- `dev`: chosen on the dev set, applied to the test set (the honest default);
+- `oracle`: chosen on the test set itself, as the paper did; every output says so;
+- `fixed`: a given value, or the pipeline's own.
+Shared (one threshold maximising micro F1, the paper) or per label. The pipeline runs once per DocBin; other
+thresholds are applied to the stored probabilities, and spans re-decoded with `schemes.decode`.
+
+Span-only pipelines (spaCy `spancat`, LLM pipelines: anything writing `doc.spans[key]`) get entity-level metrics
+and token-level metrics of their fixed output.
+
+Outputs in `--output`: `metrics.json`, `report.md`, `pr_curves.csv` + `.png`, `roc_curves.csv` + `.png`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import json
+import platform
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Mapping, Optional, Sequence
+
+import numpy
+import spacy
+import typer
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.training import Example
+from tqdm import tqdm
+
+from . import __version__
+from .metrics import (
+    THRESHOLD_GRID,
+    apply_thresholds,
+    entity_metrics,
+    f1_curve,
+    grid_counts,
+    pr_curves,
+    roc_curves,
+    select_threshold,
+    threshold_array,
+    token_metrics,
+)
+from .plots import plot_pr_curves, plot_roc_curves
+from .schemes import DEFAULT_THRESHOLD, column_label, columns, decode, encode, label_matrix
+
+NEEDS_DEV = "threshold policy 'dev' needs a dev set: pass --dev DEV.spacy (or --threshold-policy oracle/fixed)"
+ORACLE_NOTE = "oracle (threshold chosen on the test set, as in the paper: optimistic)"
+TOKEN_UNIT = "spaCy tokens of the pipeline's tokenizer, whitespace tokens (token.is_space) excluded"
+
+
+class ThresholdPolicy(str, Enum):
+    dev = "dev"
+    oracle = "oracle"
+    fixed = "fixed"
+
+
+def policy_description(policy: str) -> str:
+    """How a policy reads in every output; the oracle one always says it is optimistic."""
+    return {
+        "dev": "dev (threshold chosen on the dev set, applied to the test set)",
+        "oracle": ORACLE_NOTE,
+        "fixed": "fixed (threshold given, not tuned)",
+        "output": "none (span-only pipeline: its fixed output is scored)",
+    }[policy]
+
+
+@dataclass
+class DocResult:
+    """One document after the pipeline ran: what the metrics need, nothing else (no text).
+
+    space: bool (n_tokens,), True for whitespace tokens. probs: float32 (n_tokens, n_columns) or None.
+    gold, pred: `(start, end, label)` spans in the predicted doc's tokens (end exclusive).
+    """
+
+    space: numpy.ndarray
+    probs: Optional[numpy.ndarray]
+    gold: list[tuple[int, int, str]]
+    pred: list[tuple[int, int, str]]
+
+
+@dataclass
+class Evaluation:
+    """The result of `evaluate_pipeline`: `metrics` (the JSON of metrics.json) and the curve rows."""
+
+    metrics: dict[str, Any]
+    pr_rows: list[dict[str, Any]] = field(default_factory=list)
+    roc_rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def find_tagger(nlp: Language, component: Optional[str] = None) -> Any:
+    """The pipeline's `clinical_tagger` (the last one, or the one named `component`), or None if it has none."""
+    from .tagger import ClinicalTagger
+
+    if component is not None:
+        if component not in nlp.pipe_names:
+            raise ValueError(f"no component {component!r} in the pipeline (it has: {', '.join(nlp.pipe_names)})")
+        pipe = nlp.get_pipe(component)
+        return pipe if isinstance(pipe, ClinicalTagger) else None
+    taggers = [pipe for _, pipe in nlp.pipeline if isinstance(pipe, ClinicalTagger)]
+    return taggers[-1] if taggers else None
+
+
+def _spans(spans: Sequence[Any]) -> list[tuple[int, int, str]]:
+    return [(int(s.start), int(s.end), str(s.label_)) for s in spans]
+
+
+def _same_tokens(a: Doc, b: Doc) -> bool:
+    return len(a) == len(b) and all(x.text == y.text and x.whitespace_ == y.whitespace_ for x, y in zip(a, b))
+
+
+def run_pipeline(
+    nlp: Language,
+    gold_docs: Sequence[Doc],
+    gold_key: str = "sc",
+    spans_key: Optional[str] = None,
+    tagger: Any = None,
+    batch_size: int = 32,
+    desc: str = "evaluating",
+) -> tuple[list[DocResult], int]:
+    """Run `nlp` once over the texts of `gold_docs` and keep what the metrics need.
+
+    gold_key: the `doc.spans` key of the gold entities. spans_key: the key the pipeline writes (default: the
+    tagger's key, else "sc"). tagger: the `ClinicalTagger` whose probabilities to keep, or None.
+    RETURNS: (one DocResult per document, number of gold spans lost aligning to a different tokenization).
+    """
+    key = spans_key or (tagger.key if tagger is not None else "sc")
+    results, lost = [], 0
+    texts = (doc.text for doc in gold_docs)
+    predicted = nlp.pipe(texts, batch_size=batch_size)
+    for gold_doc, doc in zip(gold_docs, tqdm(predicted, total=len(gold_docs), desc=desc, unit="doc", disable=None)):
+        gold_spans = list(gold_doc.spans.get(gold_key, []))
+        if _same_tokens(doc, gold_doc):
+            gold = _spans(gold_spans)
+        else:
+            # Another tokenizer: map gold spans onto the predicted tokens (spans that cannot map are lost).
+            aligned = Example(doc, gold_doc).get_aligned_spans_y2x(gold_spans, allow_overlap=True)
+            lost += len(gold_spans) - len(aligned)
+            gold = _spans(aligned)
+        probs = None
+        if tagger is not None:
+            probs = doc._.get("clinical_probs")
+            if probs is None:
+                raise ValueError(f"component {tagger.name!r} left no doc._.clinical_probs; was it disabled?")
+            probs = numpy.asarray(probs, dtype="float32")
+        space = numpy.fromiter((t.is_space for t in doc), dtype=bool, count=len(doc))
+        results.append(DocResult(space, probs, gold, _spans(doc.spans.get(key, []))))
+    return results, lost
+
+
+@dataclass
+class TokenMatrices:
+    """The stacked token matrices of a corpus, real tokens only.
+
+    gold_columns: (n_tokens, n_columns) 0/1 gold in the model's columns. scores: probabilities, same shape.
+    gold_labels: (n_tokens, n_labels) 0/1 gold per entity type. label_scores: max of B and I per label (BIO),
+    the scores themselves (IO).
+    """
+
+    gold_columns: numpy.ndarray
+    scores: numpy.ndarray
+    gold_labels: numpy.ndarray
+    label_scores: numpy.ndarray
+    n_space: int
+
+
+def token_matrices(docs: Sequence[DocResult], labels: Sequence[str], scheme: str) -> TokenMatrices:
+    """Stack the documents' gold and probability matrices, dropping whitespace tokens."""
+    known = set(labels)
+    n_columns = len(columns(labels, scheme))
+    parts: list[tuple[numpy.ndarray, ...]] = []
+    n_space = 0
+    for doc in docs:
+        gold = [s for s in doc.gold if s[2] in known]
+        keep = ~doc.space
+        n_space += int(doc.space.sum())
+        gold_columns = encode(gold, len(doc.space), labels, scheme)[keep]
+        gold_labels = label_matrix(gold, len(doc.space), labels)[keep]
+        probs = doc.probs[keep]
+        label_scores = probs if scheme == "IO" else numpy.maximum(probs[:, 0::2], probs[:, 1::2])
+        parts.append((gold_columns, probs, gold_labels, label_scores))
+    if not parts:
+        empty_c, empty_l = numpy.zeros((0, n_columns), "float32"), numpy.zeros((0, len(labels)), "float32")
+        return TokenMatrices(empty_c, empty_c, empty_l, empty_l, 0)
+    stacked = [numpy.concatenate(arrays, axis=0) for arrays in zip(*parts)]
+    return TokenMatrices(*stacked, n_space=n_space)
+
+
+def choose_threshold(
+    policy: str,
+    per_label: bool,
+    labels: Sequence[str],
+    scheme: str,
+    test: TokenMatrices,
+    dev: Optional[TokenMatrices],
+    fixed: Optional[float | Mapping[str, float]],
+) -> dict[str, Any]:
+    """The threshold section of metrics.json: policy, value(s), where they were chosen, F1 there.
+
+    Chosen on the model's own columns (IO labels, or BIO `B-`/`I-` columns sharing their label's threshold),
+    by micro F1 (shared) or each label's F1 (per label), over `metrics.THRESHOLD_GRID`. Whatever the policy,
+    `test_optimum` gives the best shared/per-label threshold on the test set, for comparison.
+    """
+    column_labels = [column_label(c) for c in columns(labels, scheme)]
+    oracle = select_threshold(test.gold_columns, test.scores, column_labels, per_label)
+    section: dict[str, Any] = {
+        "policy": policy,
+        "description": policy_description(policy),
+        "per_label": per_label,
+        "grid": [float(THRESHOLD_GRID[0]), float(THRESHOLD_GRID[-1]), 0.01],
+        "objective": "micro F1 over the model's columns" if not per_label else "F1 of each label's columns",
+        "test_optimum": {"value": oracle.value, "f1": oracle.f1},
+    }
+    if policy == "oracle":
+        section.update(value=oracle.value, chosen_on="test", f1_where_chosen=oracle.f1)
+    elif policy == "dev":
+        if dev is None:
+            raise ValueError(NEEDS_DEV)
+        choice = select_threshold(dev.gold_columns, dev.scores, column_labels, per_label)
+        section.update(value=choice.value, chosen_on="dev", f1_where_chosen=choice.f1)
+    elif policy == "fixed":
+        if fixed is None:
+            raise ValueError("threshold policy 'fixed' needs a threshold")
+        if isinstance(fixed, Mapping):
+            unknown = sorted(set(map(str, fixed)) - set(labels))
+            if unknown:
+                raise ValueError(f"threshold given for unknown label(s) {', '.join(unknown)}; labels: {', '.join(labels)}")
+            # Labels left out decode at the default, as `schemes.decode` does.
+            value: float | dict[str, float] = {label: float(fixed.get(label, DEFAULT_THRESHOLD)) for label in labels}
+        else:
+            value = float(fixed)
+        section.update(value=value, chosen_on="given", per_label=isinstance(value, dict), f1_where_chosen=None)
+    else:
+        raise ValueError(f"unknown threshold policy {policy!r}: use dev, oracle or fixed")
+    return section
+
+
+def _pred_label_matrix(docs: Sequence[DocResult], labels: Sequence[str]) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """Gold and predicted token x label matrices from spans (span-only pipelines), real tokens only."""
+    known = set(labels)
+    gold, pred = [], []
+    for doc in docs:
+        keep = ~doc.space
+        gold.append(label_matrix([s for s in doc.gold if s[2] in known], len(doc.space), labels)[keep])
+        pred.append(label_matrix([s for s in doc.pred if s[2] in known], len(doc.space), labels)[keep])
+    if not docs:
+        return numpy.zeros((0, len(labels))), numpy.zeros((0, len(labels)))
+    return numpy.concatenate(gold), numpy.concatenate(pred)
+
+
+def evaluate_pipeline(
+    nlp: Language,
+    test_docs: Sequence[Doc],
+    dev_docs: Optional[Sequence[Doc]] = None,
+    *,
+    policy: str = "dev",
+    per_label: bool = False,
+    threshold: Optional[float | Mapping[str, float]] = None,
+    gold_key: str = "sc",
+    spans_key: Optional[str] = None,
+    component: Optional[str] = None,
+    batch_size: int = 32,
+) -> Evaluation:
+    """Evaluate `nlp` on gold docs: token- and entity-level metrics at the threshold the policy gives.
+
+    test_docs, dev_docs: gold docs with entities in `doc.spans[gold_key]` (dev only for the dev policy).
+    policy: "dev", "oracle" or "fixed" (ignored for span-only pipelines, scored at their output).
+    per_label: one threshold per label instead of one shared.
+    threshold: the fixed policy's value (default: the tagger's configured threshold).
+    spans_key: the key the pipeline writes (default: the tagger's, else "sc"). component: the tagger's name.
+    RETURNS: an `Evaluation` (metrics dict without provenance; `evaluate_command` adds it).
+    """
+    tagger = find_tagger(nlp, component)
+    if policy not in {p.value for p in ThresholdPolicy}:
+        raise ValueError(f"unknown threshold policy {policy!r}: use dev, oracle or fixed")
+    if tagger is not None and policy == "dev" and dev_docs is None:
+        raise ValueError(NEEDS_DEV)
+    test, lost = run_pipeline(nlp, test_docs, gold_key, spans_key, tagger, batch_size, desc="test")
+    gold_labels = sorted({s[2] for doc in test for s in doc.gold})
+    n_tokens = sum(len(doc.space) for doc in test)
+    n_space = sum(int(doc.space.sum()) for doc in test)
+    metrics: dict[str, Any] = {
+        "token_unit": TOKEN_UNIT,
+        "counts": {
+            "docs": len(test),
+            "tokens": n_tokens,
+            "whitespace_tokens_excluded": n_space,
+            "gold_spans": sum(len(d.gold) for d in test),
+            "gold_spans_lost_in_alignment": lost,
+        },
+    }
+    if tagger is None:
+        labels = sorted(set(gold_labels) | {s[2] for doc in test for s in doc.pred})
+        y_true, y_pred = _pred_label_matrix(test, labels)
+        metrics.update(
+            pipeline_kind="spans",
+            scheme=None,
+            labels=labels,
+            threshold={"policy": "output", "description": policy_description("output"), "value": None},
+            token={"IO": token_metrics(y_true, y_pred, labels)},
+        )
+        pred_spans = [doc.pred for doc in test]
+        evaluation = Evaluation(metrics)
+    else:
+        labels, scheme = list(tagger.labels), tagger.scheme
+        # IO columns are named by their label ("Problema", not "I-Problema"), as span-only pipelines are,
+        # so that `compare` lines up per-label figures of every kind of pipeline.
+        names = list(labels) if scheme == "IO" else list(tagger.columns)
+        column_labels = [column_label(c) for c in tagger.columns]
+        unknown = sorted(set(gold_labels) - set(labels))
+        matrices = token_matrices(test, labels, scheme)
+        dev_matrices = None
+        if policy == "dev":
+            dev, _ = run_pipeline(nlp, dev_docs, gold_key, spans_key, tagger, batch_size, desc="dev")
+            dev_matrices = token_matrices(dev, labels, scheme)
+        fixed = tagger.threshold if threshold is None else threshold
+        section = choose_threshold(policy, per_label, labels, scheme, matrices, dev_matrices, fixed)
+        value = section["value"]
+        predicted = apply_thresholds(matrices.scores, threshold_array(value, column_labels))
+        token = {scheme: token_metrics(matrices.gold_columns, predicted, names, matrices.scores)}
+        if scheme == "BIO":
+            collapsed = apply_thresholds(matrices.label_scores, threshold_array(value, labels))
+            token["BIO_collapsed"] = token_metrics(matrices.gold_labels, collapsed, labels, matrices.label_scores)
+        # The shared-threshold micro F1 across the grid on test: how much the choice of threshold matters.
+        counts = grid_counts(matrices.gold_columns, matrices.scores)
+        section["test_micro_f1_by_threshold"] = {
+            f"{t:.2f}": round(float(f), 6) for t, f in zip(counts.grid, f1_curve(*counts.pooled()))
+        }
+        orphan = bool(tagger.cfg.get("bio_start_on_orphan_i", True))
+        pred_spans = [
+            [(s.start, s.end, s.label) for s in decode(doc.probs, labels, scheme, value, orphan, doc.space)]
+            for doc in test
+        ]
+        tagger.threshold = value  # the pipeline object now decodes as evaluated
+        metrics.update(
+            pipeline_kind="clinical_tagger",
+            component=tagger.name,
+            scheme=scheme,
+            labels=labels,
+            columns=names,
+            gold_labels_unknown_to_pipeline=unknown,
+            threshold=section,
+            token=token,
+        )
+        evaluation = Evaluation(
+            metrics,
+            pr_rows=pr_curves(matrices.gold_columns, matrices.scores, names),
+            roc_rows=roc_curves(matrices.gold_columns, matrices.scores, names),
+        )
+    metrics["entity"] = entity_metrics([doc.gold for doc in test], pred_spans, labels)
+    return evaluation
+
+
+def sha256_of(path: str | Path) -> str:
+    """The SHA-256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def git_commit(cwd: str | Path = ".") -> Optional[str]:
+    """`git rev-parse HEAD` of the repository holding `cwd` (suffixed "+dirty" with local changes), or None."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if status else "") if head else None
+
+
+def provenance(
+    nlp: Language,
+    model: str,
+    data: Mapping[str, Optional[Path]],
+    *,
+    seed: Optional[int] = None,
+    label: Optional[str] = None,
+    corpus: Optional[str] = None,
+) -> dict[str, Any]:
+    """Where the figures come from: pipeline, data hashes, seed, policy-independent environment.
+
+    data: role ("test", "dev") -> DocBin path (None entries are skipped).
+    label: the run's model name for `aggregate`/`compare` (default: the pipeline's name).
+    corpus: the corpus name for the tables (default: the test file's folder name).
+    """
+    meta = nlp.meta
+    files = {
+        role: {"path": str(path), "sha256": sha256_of(path), "bytes": Path(path).stat().st_size}
+        for role, path in data.items()
+        if path is not None
+    }
+    test_path = data.get("test")
+    return {
+        "label": label or f"{meta.get('lang', '')}_{meta.get('name', 'pipeline')}",
+        "corpus": corpus or (Path(test_path).resolve().parent.name if test_path else None),
+        "model": str(model),
+        "pipeline": {
+            "name": meta.get("name"),
+            "version": meta.get("version"),
+            "lang": meta.get("lang"),
+            "components": list(nlp.pipe_names),
+            "spacy_version": meta.get("spacy_version"),
+        },
+        "data": files,
+        "seed": seed,
+        "package_version": __version__,
+        "spacy_runtime": spacy.__version__,
+        "git_commit": git_commit(),
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+    }
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    return str(value)
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _threshold_text(section: Mapping[str, Any]) -> str:
+    value = section.get("value")
+    if value is None:
+        return "none"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {v:.2f}" for k, v in value.items())
+    return f"{value:.2f} (shared)"
+
+
+def render_report(metrics: Mapping[str, Any]) -> str:
+    """report.md: the paper's tables (token-level micro/macro per scheme), then entity level and per label."""
+    prov = metrics.get("provenance", {})
+    section = metrics["threshold"]
+    policy = section["policy"]
+    lines = [f"# Evaluation: {prov.get('label', 'pipeline')} on {prov.get('corpus', 'test set')}", ""]
+    if policy == "oracle":
+        lines += [f"**Threshold policy: {ORACLE_NOTE}.** Figures below overstate what a user would get.", ""]
+    else:
+        lines += [f"Threshold policy: {section['description']}.", ""]
+    counts = metrics["counts"]
+    lines += [
+        f"- threshold: {_threshold_text(section)}"
+        + (f", chosen on {section['chosen_on']}" if section.get("chosen_on") else ""),
+        f"- token unit: {metrics['token_unit']} ({counts['tokens'] - counts['whitespace_tokens_excluded']} tokens "
+        f"scored, {counts['whitespace_tokens_excluded']} whitespace tokens excluded, {counts['docs']} documents)",
+        f"- gold spans: {counts['gold_spans']} (lost aligning to the pipeline's tokens: "
+        f"{counts['gold_spans_lost_in_alignment']})",
+    ]
+    if section.get("test_optimum") and policy != "oracle":
+        optimum = section["test_optimum"]
+        f1 = optimum["f1"] if not isinstance(optimum["f1"], Mapping) else None
+        lines.append(
+            f"- for comparison only, the {ORACLE_NOTE} threshold would be {_threshold_text(optimum)}"
+            + (f" (micro F1 {f1:.4f} on the model's columns)" if f1 is not None else "")
+        )
+    if metrics.get("gold_labels_unknown_to_pipeline"):
+        lines.append(
+            f"- gold labels the pipeline does not predict (errors at entity level, outside the token matrix): "
+            f"{', '.join(metrics['gold_labels_unknown_to_pipeline'])}"
+        )
+    lines += ["", "## Token level (as the paper: token x label matrix, scikit-learn)", ""]
+    rows = []
+    for name, scores in metrics["token"].items():
+        rows.append(
+            [
+                name,
+                scores["macro"]["precision"],
+                scores["macro"]["recall"],
+                scores["macro"]["f1"],
+                scores["micro"]["precision"],
+                scores["micro"]["recall"],
+                scores["micro"]["f1"],
+                scores.get("auc_macro"),
+                scores.get("auc_micro"),
+            ]
+        )
+    lines += _table(
+        ["matrix", "macro P", "macro R", "macro F1", "micro P", "micro R", "micro F1", "macro AUC", "micro AUC"], rows
+    )
+    if "BIO_collapsed" in metrics["token"]:
+        lines += [
+            "BIO: the paper's figures use the `B-`/`I-` columns; `BIO_collapsed` scores each entity type "
+            "(max of its `B` and `I` probabilities against gold inside-or-begin).",
+            "",
+        ]
+    for name, scores in metrics["token"].items():
+        lines += [f"### Per label ({name})", ""]
+        lines += _table(
+            ["label", "P", "R", "F1", "support", "TP", "FP", "FN", "AUC"],
+            [
+                [label, s["precision"], s["recall"], s["f1"], s["support"], s["tp"], s["fp"], s["fn"], s.get("auc")]
+                for label, s in scores["per_label"].items()
+            ],
+        )
+    lines += ["## Entity level (one-to-one matching; partial: same label and IoU >= 0.5)", ""]
+    rows = []
+    for mode, scores in metrics["entity"].items():
+        micro, macro = scores["micro"], scores["macro"]
+        rows.append(
+            [
+                mode,
+                micro["precision"],
+                micro["recall"],
+                micro["f1"],
+                macro["f1"] if macro else None,
+                scores["tp"],
+                scores["fp"],
+                scores["fn"],
+            ]
+        )
+    lines += _table(["match", "micro P", "micro R", "micro F1", "macro F1", "TP", "FP", "FN"], rows)
+    lines += ["Boundary ignores labels, so it has no per-label or macro figures.", ""]
+    lines += ["### Per label (entity level)", ""]
+    rows = []
+    for label in metrics["labels"]:
+        strict = metrics["entity"]["strict"]["per_label"][label]
+        partial = metrics["entity"]["partial"]["per_label"][label]
+        rows.append(
+            [label, strict["support"], strict["precision"], strict["recall"], strict["f1"], strict["tp"], strict["fp"],
+             strict["fn"], partial["f1"]]
+        )
+    lines += _table(["label", "gold", "strict P", "strict R", "strict F1", "TP", "FP", "FN", "partial F1"], rows)
+    if metrics.get("pipeline_kind") == "clinical_tagger":
+        lines += [
+            "## Figures",
+            "",
+            "- `pr_curves.png` (data: `pr_curves.csv`): precision-recall per column and micro-averaged, thresholds "
+            "0.01 to 0.99; the red point is the chosen threshold.",
+            "- `roc_curves.png` (data: `roc_curves.csv`): ROC curves per column and micro-averaged.",
+            "",
+        ]
+    lines += ["## Provenance", ""]
+    pipeline = prov.get("pipeline", {})
+    data = prov.get("data", {})
+    lines += _table(
+        ["item", "value"],
+        [
+            ["model", prov.get("model")],
+            ["pipeline", f"{pipeline.get('lang')}_{pipeline.get('name')} {pipeline.get('version')}"],
+            ["components", ", ".join(pipeline.get("components", []))],
+            *[[f"{role} data", f"{d['path']} (sha256 {d['sha256'][:16]}...)"] for role, d in data.items()],
+            ["seed", prov.get("seed")],
+            ["threshold policy", section["description"]],
+            ["spacy-clinical-pt", prov.get("package_version")],
+            ["git commit", prov.get("git_commit")],
+            ["host", f"{prov.get('hostname')} ({prov.get('platform')})"],
+            ["date", prov.get("date")],
+        ],
+    )
+    return "\n".join(lines)
+
+
+def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
+    """Rows of dicts as a CSV with a header (the keys of the first row)."""
+    path = Path(path)
+    with open(path, "w", newline="", encoding="utf8") as handle:
+        if rows:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+    return path
+
+
+def write_outputs(evaluation: Evaluation, output: str | Path) -> list[Path]:
+    """Write metrics.json, report.md and, with probabilities, the PR and ROC curves (CSV + PNG).
+
+    RETURNS: the paths written.
+    """
+    output = Path(output)
+    output.mkdir(parents=True, exist_ok=True)
+    metrics = evaluation.metrics
+    written = [output / "metrics.json", output / "report.md"]
+    written[0].write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf8")
+    written[1].write_text(render_report(metrics), encoding="utf8")
+    if evaluation.pr_rows:
+        prov = metrics.get("provenance", {})
+        section = metrics["threshold"]
+        title = f"{prov.get('label', 'pipeline')} on {prov.get('corpus', 'test')} ({metrics.get('scheme')})"
+        subtitle = f"threshold: {section['description']}; unit: spaCy tokens, whitespace excluded"
+        value = section.get("value")
+        chosen = {"micro": value} if isinstance(value, float) else dict(value or {})
+        if metrics.get("scheme") == "BIO" and isinstance(value, Mapping):
+            chosen = {c: value[column_label(c)] for c in metrics["columns"]}
+        written.append(write_csv(evaluation.pr_rows, output / "pr_curves.csv"))
+        written.append(
+            plot_pr_curves(evaluation.pr_rows, output / "pr_curves.png", f"Precision-recall: {title}", chosen, subtitle)
+        )
+        token = metrics["token"][metrics["scheme"]]
+        auc = {name: s["auc"] for name, s in token["per_label"].items()} | {"micro": token["auc_micro"]}
+        written.append(write_csv(evaluation.roc_rows, output / "roc_curves.csv"))
+        written.append(plot_roc_curves(evaluation.roc_rows, output / "roc_curves.png", f"ROC: {title}", auc, subtitle))
+    return written
+
+
+def _parse_threshold(value: Optional[str]) -> Optional[float | dict[str, float]]:
+    """`0.4` or `Problema=0.4,Anatomia=0.3`."""
+    if value is None:
+        return None
+    if "=" not in value:
+        return float(value)
+    pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+    return {k.strip(): float(v) for k, v in pairs}
+
+
+def evaluate_command(
+    model: Annotated[
+        str, typer.Argument(help="The pipeline: a directory (e.g. training/model-best) or a package name.")
+    ],
+    test: Annotated[Path, typer.Argument(help="Gold test set, a .spacy DocBin written by `convert`/`split`.")],
+    dev: Annotated[
+        Optional[Path], typer.Option("--dev", help="Gold dev set (.spacy) to choose the threshold on (policy dev).")
+    ] = None,
+    threshold_policy: Annotated[
+        ThresholdPolicy,
+        typer.Option(
+            "--threshold-policy",
+            help="dev: choose on --dev, apply to test; oracle: choose on test (the paper's way, optimistic); "
+            "fixed: use --threshold or the pipeline's own.",
+        ),
+    ] = ThresholdPolicy.dev,
+    per_label_thresholds: Annotated[
+        bool, typer.Option("--per-label-thresholds", help="One threshold per label instead of one shared.")
+    ] = False,
+    threshold: Annotated[
+        Optional[str],
+        typer.Option("--threshold", help="Policy fixed: a value (0.4) or per label (Problema=0.4,Anatomia=0.3)."),
+    ] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for metrics.json, report.md, curves.")] = Path(
+        "evaluation"
+    ),
+    seed: Annotated[
+        Optional[int], typer.Option("--seed", help="The run's seed, recorded (and fixed) for provenance.")
+    ] = None,
+    label: Annotated[
+        Optional[str], typer.Option("--label", help="Model name in aggregate/compare tables (default: pipeline name).")
+    ] = None,
+    corpus: Annotated[
+        Optional[str], typer.Option("--corpus", help="Corpus name in tables (default: the test file's folder name).")
+    ] = None,
+    gold_key: Annotated[str, typer.Option("--gold-key", help="doc.spans key of the gold entities.")] = "sc",
+    spans_key: Annotated[
+        Optional[str], typer.Option("--spans-key", help="doc.spans key the pipeline writes (default: its own, or sc).")
+    ] = None,
+    component: Annotated[
+        Optional[str], typer.Option("--component", help="Name of the clinical_tagger to tune (default: the last one).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per nlp.pipe batch.")] = 32,
+) -> None:
+    """Evaluate a pipeline on a test set: token and entity level, threshold policy, PR/ROC curves, provenance."""
+    from .convert import load_docs
+
+    if seed is not None:
+        spacy.util.fix_random_seed(seed)
+    if dev is not None and threshold_policy != ThresholdPolicy.dev:
+        typer.echo(f"note: --dev is only read by the dev policy; ignored with {threshold_policy.value}", err=True)
+    if threshold is not None and threshold_policy != ThresholdPolicy.fixed:
+        typer.echo(f"note: --threshold is only read by the fixed policy; ignored with {threshold_policy.value}", err=True)
+    nlp = spacy.load(model)
+    test_docs = load_docs(test, nlp)
+    dev_docs = load_docs(dev, nlp) if dev is not None and threshold_policy == ThresholdPolicy.dev else None
+    try:
+        evaluation = evaluate_pipeline(
+            nlp,
+            test_docs,
+            dev_docs,
+            policy=threshold_policy.value,
+            per_label=per_label_thresholds,
+            threshold=_parse_threshold(threshold),
+            gold_key=gold_key,
+            spans_key=spans_key,
+            component=component,
+            batch_size=batch_size,
+        )
+    except ValueError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=1) from None
+    evaluation.metrics["provenance"] = provenance(
+        nlp, model, {"test": test, "dev": dev if dev_docs is not None else None}, seed=seed, label=label, corpus=corpus
+    )
+    evaluation.metrics["provenance"]["threshold_policy"] = evaluation.metrics["threshold"]["description"]
+    written = write_outputs(evaluation, output)
+    section = evaluation.metrics["threshold"]
+    scheme = evaluation.metrics.get("scheme") or "IO"
+    token = evaluation.metrics["token"][scheme]
+    strict = evaluation.metrics["entity"]["strict"]["micro"]
+    typer.echo(f"threshold: {_threshold_text(section)} — {section['description']}")
+    typer.echo(
+        f"token {scheme}: micro F1 {token['micro']['f1']:.4f}, macro F1 {token['macro']['f1']:.4f}; "
+        f"entity strict micro F1 {strict['f1']:.4f}"
+    )
+    typer.echo("wrote " + ", ".join(str(p) for p in written))

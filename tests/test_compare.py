@@ -1,0 +1,219 @@
+"""Across runs: mean ± sd over seeds, Holm's correction, Friedman and Wilcoxon tests, Table 5, combined PR curves."""
+
+import csv
+import json
+
+import numpy
+import pytest
+import typer
+from scipy import stats
+from typer.testing import CliRunner
+
+from spacy_clinical_pt.compare import (
+    aggregate_command,
+    aggregate_runs,
+    compare_command,
+    friedman_wilcoxon,
+    holm,
+    label_blocks,
+    load_run,
+    mean_sd,
+)
+
+LABELS = ["Anatomia", "Problema", "Teste", "Tratamento"]
+
+
+def write_run(path, label, seed, per_label, *, scheme="IO", corpus="nestedclinbr", policy="dev", curve=True):
+    """A run folder as `evaluate` writes it, reduced to what aggregate/compare read.
+
+    per_label: label -> token F1; macro F1 is their mean, micro F1 0.05 above it.
+    """
+    path.mkdir(parents=True)
+    macro = float(numpy.mean(list(per_label.values())))
+    token = {
+        "macro": {"precision": macro, "recall": macro, "f1": macro},
+        "micro": {"precision": macro + 0.05, "recall": macro + 0.05, "f1": macro + 0.05, "tp": 1, "fp": 1, "fn": 1},
+        "auc_micro": 0.9,
+        "auc_macro": 0.88,
+        "per_label": {k: {"f1": v} for k, v in per_label.items()},
+    }
+    entity = {
+        mode: {
+            "micro": {"precision": macro - 0.1, "recall": macro - 0.1, "f1": macro - 0.1},
+            "macro": None if mode == "boundary" else {"f1": macro - 0.12},
+            "per_label": {} if mode == "boundary" else {k: {"f1": v - 0.1} for k, v in per_label.items()},
+        }
+        for mode in ("strict", "partial", "boundary")
+    }
+    tokens = {scheme: token} | ({"BIO_collapsed": token} if scheme == "BIO" else {})
+    metrics = {
+        "scheme": scheme,
+        "labels": list(per_label),
+        "token": tokens,
+        "entity": entity,
+        "threshold": {"policy": policy},
+        "provenance": {"label": label, "corpus": corpus, "seed": seed},
+    }
+    (path / "metrics.json").write_text(json.dumps(metrics))
+    if curve:
+        with open(path / "pr_curves.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["series", "threshold", "precision", "recall", "f1", "tp", "fp", "fn"])
+            for t in numpy.round(numpy.arange(1, 100) / 100, 2):
+                writer.writerow(["micro", t, min(1.0, 0.3 + t * macro), 1 - t, 0.5, 1, 1, 1])
+    return path
+
+
+def test_holm_by_hand():
+    # Sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.06 for the last.
+    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert holm([0.01, 0.02, 0.03]) == pytest.approx([0.03, 0.04, 0.04])
+    assert holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+    assert holm([]) == []
+
+
+def test_friedman_and_wilcoxon_on_a_consistent_ranking():
+    # Eight blocks, three models always ranked c > b > a: Friedman chi2 = n (k - 1) = 16; every pairwise
+    # difference has the same sign, so the exact two-sided Wilcoxon p is 2 / 2^8; Holm multiplies the
+    # smallest by 3 and keeps the running maximum.
+    rng = numpy.random.default_rng(0)
+    a = rng.uniform(0.3, 0.5, 8)
+    b = a + numpy.linspace(0.01, 0.08, 8)
+    c = b + numpy.linspace(0.02, 0.09, 8)[::-1]
+    result = friedman_wilcoxon({"a": a, "b": b, "c": c})
+    assert result["friedman"]["statistic"] == pytest.approx(16.0)
+    assert result["friedman"]["pvalue"] == pytest.approx(stats.chi2.sf(16.0, 2))
+    for row in result["pairwise"]:
+        assert row["pvalue"] == pytest.approx(2 / 2**8)
+        assert row["pvalue_holm"] == pytest.approx(3 * 2 / 2**8)
+        assert row["significant"]
+
+
+def test_friedman_and_wilcoxon_match_scipy_on_random_scores():
+    rng = numpy.random.default_rng(1)
+    shifts = {"x": 0.0, "y": 0.03, "z": 0.1, "w": 0.0}
+    scores = {name: rng.uniform(0.4, 0.8, 12) + shift for name, shift in shifts.items()}
+    result = friedman_wilcoxon(scores, alpha=0.05)
+    expected = stats.friedmanchisquare(*scores.values())
+    assert result["friedman"]["statistic"] == pytest.approx(expected.statistic)
+    assert result["friedman"]["pvalue"] == pytest.approx(expected.pvalue)
+    raw = []
+    for row in result["pairwise"]:
+        expected = stats.wilcoxon(scores[row["a"]], scores[row["b"]])
+        assert row["statistic"] == pytest.approx(expected.statistic)
+        assert row["pvalue"] == pytest.approx(expected.pvalue)
+        raw.append(expected.pvalue)
+    assert [r["pvalue_holm"] for r in result["pairwise"]] == pytest.approx(holm(raw))
+    assert len(result["pairwise"]) == 6
+
+
+def test_friedman_needs_three_models_and_identical_models_do_not_differ():
+    with pytest.raises(ValueError, match="at least 3 models, got 2"):
+        friedman_wilcoxon({"a": [0.1, 0.2, 0.3], "b": [0.2, 0.3, 0.4]})
+    result = friedman_wilcoxon({"a": [0.1, 0.2, 0.3], "b": [0.1, 0.2, 0.3], "c": [0.3, 0.4, 0.6]})
+    same = next(r for r in result["pairwise"] if {r["a"], r["b"]} == {"a", "b"})
+    assert same["pvalue"] == 1.0 and same["statistic"] is None and not same["significant"]
+
+
+def test_mean_sd_is_the_sample_sd():
+    mean, sd, n = mean_sd([0.70, 0.72, 0.75, None])
+    assert (mean, n) == (pytest.approx(0.7233333), 3)
+    assert sd == pytest.approx(numpy.std([0.70, 0.72, 0.75], ddof=1))
+    assert mean_sd([0.5]) == (0.5, None, 1)
+    assert mean_sd([None]) == (None, None, 0)
+
+
+def test_aggregate_groups_by_model_corpus_scheme_and_policy(tmp_path):
+    f1s = [0.70, 0.74, 0.69]
+    runs = [write_run(tmp_path / f"m{s}", "mmbert", s, dict.fromkeys(LABELS, f)) for s, f in enumerate(f1s)]
+    runs.append(write_run(tmp_path / "oracle", "mmbert", 0, dict.fromkeys(LABELS, 0.9), policy="oracle"))
+    rows = aggregate_runs([load_run(r) for r in runs])
+    assert [(r["model"], r["policy"], r["runs"]) for r in rows] == [("mmbert", "dev", 3), ("mmbert", "oracle", 1)]
+    assert rows[0]["token_macro_f1_mean"] == pytest.approx(numpy.mean(f1s))
+    assert rows[0]["token_macro_f1_sd"] == pytest.approx(numpy.std(f1s, ddof=1))
+    assert rows[0]["token_micro_f1_mean"] == pytest.approx(numpy.mean(f1s) + 0.05)
+    assert rows[0]["seeds"] == "0 1 2" and rows[1]["token_macro_f1_sd"] is None
+
+
+def app():
+    cli = typer.Typer()
+    cli.command("aggregate")(aggregate_command)
+    cli.command("compare")(compare_command)
+    return cli
+
+
+def test_aggregate_command_writes_table6(tmp_path):
+    runs = [
+        write_run(tmp_path / "runs" / f"s{s}", "mmbert", s, dict.fromkeys(LABELS, 0.7 + 0.01 * s)) for s in range(3)
+    ]
+    out = tmp_path / "agg"
+    result = CliRunner().invoke(app(), ["aggregate", *map(str, runs), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    table = (out / "aggregate.md").read_text()
+    assert "Macro F1-score (± std)" in table and "0.7100 (± 0.0100)" in table and "0.7600 (± 0.0100)" in table
+    rows = list(csv.DictReader(open(out / "aggregate.csv")))
+    assert len(rows) == 1 and float(rows[0]["token_macro_f1_mean"]) == pytest.approx(0.71)
+    assert json.loads((out / "aggregate.json").read_text())[0]["runs"] == 3
+    missing = CliRunner().invoke(app(), ["aggregate", str(tmp_path / "nowhere"), "--output", str(out)])
+    assert missing.exit_code == 1 and "no metrics.json" in missing.output
+
+
+@pytest.fixture
+def benchmark(tmp_path):
+    """Three models x two seeds on IO, two of them also on BIO, and an LLM (span-only) on IO."""
+    rng = numpy.random.default_rng(5)
+    runs, truth = [], {}
+    for model, level in (("mmbert", 0.75), ("biobertpt", 0.68), ("bertimbau", 0.60)):
+        for scheme in ("IO", "BIO") if model != "bertimbau" else ("IO",):
+            for seed in (1, 2):
+                per_label = {label: float(level + rng.normal(0, 0.03)) for label in LABELS}
+                truth[(model, scheme, seed)] = per_label
+                runs.append(write_run(tmp_path / f"{model}-{scheme}-{seed}", model, seed, per_label, scheme=scheme))
+    return tmp_path, runs, truth
+
+
+def test_label_blocks_keep_only_blocks_every_model_has(benchmark):
+    _, runs, truth = benchmark
+    scores, keys = label_blocks([load_run(r) for r in runs])
+    # bertimbau has no BIO runs: the shared blocks are IO x 4 labels x 2 replicates.
+    assert len(keys) == 8 and all(k[1] == "IO" for k in keys)
+    assert scores["mmbert"][0] == pytest.approx(truth[("mmbert", "IO", 1)][keys[0][2]])
+
+
+def test_compare_command_writes_table5_stats_and_figure(benchmark, tmp_path):
+    root, runs, truth = benchmark
+    out = tmp_path / "cmp"
+    result = CliRunner().invoke(app(), ["compare", *map(str, runs), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = {r["model"]: r for r in csv.DictReader(open(out / "table5.csv"))}
+    assert list(rows) == ["mmbert", "biobertpt", "bertimbau"]
+    io_macro = numpy.mean([numpy.mean(list(truth[("mmbert", "IO", s)].values())) for s in (1, 2)])
+    assert float(rows["mmbert"]["nestedclinbr macro F1 IO"]) == pytest.approx(io_macro)
+    assert float(rows["mmbert"]["nestedclinbr micro F1 BIO"]) == pytest.approx(
+        numpy.mean([numpy.mean(list(truth[("mmbert", "BIO", s)].values())) for s in (1, 2)]) + 0.05
+    )
+    assert rows["bertimbau"]["nestedclinbr macro F1 BIO"] == ""  # no BIO run
+    assert "| Model |" in (out / "table5.md").read_text()
+    stats_json = json.loads((out / "stats.json").read_text())
+    vectors = [
+        [truth[(m, "IO", s)][label] for s in (1, 2) for label in LABELS] for m in ("mmbert", "biobertpt", "bertimbau")
+    ]
+    expected = stats.friedmanchisquare(*vectors)
+    assert stats_json["friedman"]["statistic"] == pytest.approx(expected.statistic)
+    assert stats_json["friedman"]["blocks"] == 8 and len(stats_json["pairwise"]) == 3
+    assert "Holm" in (out / "stats.md").read_text()
+    png = (out / "pr_combined.png").read_bytes()
+    assert png[:4] == b"\x89PNG" and len(png) > 10_000
+    series = {r["series"] for r in csv.DictReader(open(out / "pr_combined.csv"))}
+    assert series == {"mmbert (IO, nestedclinbr)", "mmbert (BIO, nestedclinbr)", "biobertpt (IO, nestedclinbr)",
+                      "biobertpt (BIO, nestedclinbr)", "bertimbau (IO, nestedclinbr)"}
+
+
+def test_compare_refuses_two_models_and_mixed_policies(benchmark, tmp_path):
+    root, runs, _ = benchmark
+    two = [r for r in runs if "bertimbau" not in r.name]
+    result = CliRunner().invoke(app(), ["compare", *map(str, two), "--output", str(tmp_path / "x")])
+    assert result.exit_code == 1 and "at least 3 models" in result.output
+    oracle = write_run(root / "oracle-run", "mmbert", 3, dict.fromkeys(LABELS, 0.8), policy="oracle")
+    result = CliRunner().invoke(app(), ["compare", *map(str, runs + [oracle]), "--output", str(tmp_path / "y")])
+    assert result.exit_code == 1 and "mix threshold policies" in result.output

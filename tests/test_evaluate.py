@@ -1,0 +1,271 @@
+"""Evaluating pipelines: threshold policies on known probabilities, span-only pipelines, the command and its files."""
+
+import hashlib
+import json
+
+import pytest
+import spacy
+import typer
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin, Span
+from spacy.training import Example
+from typer.testing import CliRunner
+
+from spacy_clinical_pt.evaluate import ORACLE_NOTE, evaluate_command, evaluate_pipeline, sha256_of
+from spacy_clinical_pt.schemes import encode
+
+LABELS = ["Anatomia", "Problema"]
+CLINICAL_TOKENIZER = {"nlp": {"tokenizer": {"@tokenizers": "spacy_clinical_pt.ClinicalTokenizer.v1"}}}
+SMALL_MODEL = {
+    "@architectures": "spacy_clinical_pt.MultilabelTokenTagger.v1",
+    "nO": None,
+    "tok2vec": {
+        "@architectures": "spacy.HashEmbedCNN.v2",
+        "pretrained_vectors": None,
+        "width": 32,
+        "depth": 2,
+        "embed_size": 500,
+        "window_size": 1,
+        "maxout_pieces": 2,
+        "subword_features": True,
+    },
+}
+# (text, gold spans in clinical-tokenizer tokens). Token 4 of the first note is a "\n" whitespace token.
+TEST = [
+    ("Dor no peito .\nNega febre .", [(0, 3, "Problema"), (2, 3, "Anatomia"), (6, 7, "Problema")]),
+    ("Edema no pé esquerdo .", [(0, 4, "Problema"), (2, 4, "Anatomia")]),
+]
+DEV = [
+    ("Refere dor na perna .", [(1, 4, "Problema"), (3, 4, "Anatomia")]),
+    ("Sem queixas .", []),
+]
+TRAIN = TEST + DEV + [("Tosse seca e dor no peito .", [(0, 2, "Problema"), (3, 6, "Problema"), (5, 6, "Anatomia")])]
+
+
+def make_docs(nlp, notes):
+    docs = []
+    for text, spans in notes:
+        doc = nlp.make_doc(text)
+        doc.spans["sc"] = [Span(doc, s, e, label=label) for s, e, label in spans]
+        docs.append(doc)
+    return docs
+
+
+def designed_probs(doc, gold):
+    """IO probabilities: gold cells 0.6, others 0.1, with the exceptions that make dev and test disagree.
+
+    Test: "febre" (a gold Problema) only 0.3; the "." after "esquerdo" 0.4 as Problema; the "\\n" 0.95.
+    Dev: the "." 0.4 as Problema and "Refere" 0.35 as Anatomia.
+    """
+    probs = 0.1 + 0.5 * encode(gold, len(doc), LABELS, "IO")
+    words = [t.text for t in doc]
+    problema = LABELS.index("Problema")
+    if "febre" in words:
+        probs[words.index("febre"), problema] = 0.3
+        probs[words.index("\n"), problema] = 0.95
+    if "esquerdo" in words or "perna" in words:
+        probs[len(doc) - 1, problema] = 0.4
+    if "Refere" in words:
+        probs[0, LABELS.index("Anatomia")] = 0.35
+    return probs.astype("float32")
+
+
+def tagger_pipeline(scheme="IO"):
+    nlp = spacy.blank("pt", config=CLINICAL_TOKENIZER)
+    nlp.add_pipe("clinical_tagger", config={"scheme": scheme, "model": SMALL_MODEL})
+    examples = [Example(nlp.make_doc(d.text), d) for d in make_docs(nlp, TRAIN)]
+    nlp.initialize(lambda: examples)
+    return nlp
+
+
+@pytest.fixture(scope="module")
+def designed():
+    """An IO pipeline whose tagger outputs `designed_probs` instead of running its model."""
+    nlp = tagger_pipeline()
+    gold = {text: spans for text, spans in TEST + DEV}
+    tagger = nlp.get_pipe("clinical_tagger")
+    tagger.predict = lambda docs: [designed_probs(doc, gold[doc.text]) for doc in docs]
+    return nlp
+
+
+def test_oracle_picks_the_test_optimum(designed):
+    nlp = designed
+    result = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle")
+    m = result.metrics
+    # Test micro F1 by threshold: (0.10, 0.30] 22/23, (0.30, 0.40] 20/22, (0.40, 0.60] 20/21; the middle of the
+    # best plateau 0.11 .. 0.30 is 0.20.
+    assert m["threshold"]["value"] == pytest.approx(0.20)
+    assert m["threshold"]["chosen_on"] == "test" and m["threshold"]["description"] == ORACLE_NOTE
+    token = m["token"]["IO"]
+    assert token["micro"]["f1"] == pytest.approx(22 / 23)
+    assert (token["micro"]["tp"], token["micro"]["fp"], token["micro"]["fn"]) == (11, 1, 0)
+    # 13 tokens, the "\n" left out although it scores 0.95 as Problema.
+    assert m["counts"]["tokens"] == 13 and m["counts"]["whitespace_tokens_excluded"] == 1
+    assert token["n_tokens"] == 12
+    # Re-decoded at 0.20: "Edema no pé esquerdo ." becomes one Problema (0, 5): strict misses it, partial does not.
+    assert (m["entity"]["strict"]["tp"], m["entity"]["strict"]["fp"], m["entity"]["strict"]["fn"]) == (4, 1, 1)
+    assert m["entity"]["partial"]["tp"] == 5 and m["entity"]["partial"]["fp"] == 0
+
+
+def test_dev_policy_chooses_on_dev_and_reports_the_oracle_for_comparison(designed):
+    nlp = designed
+    result = evaluate_pipeline(nlp, make_docs(nlp, TEST), make_docs(nlp, DEV), policy="dev")
+    m = result.metrics
+    assert m["threshold"]["value"] == pytest.approx(0.50) and m["threshold"]["chosen_on"] == "dev"  # 0.41 .. 0.60
+    assert m["threshold"]["f1_where_chosen"] == pytest.approx(1.0)
+    assert m["threshold"]["test_optimum"]["value"] == pytest.approx(0.20)
+    token = m["token"]["IO"]
+    assert token["micro"]["precision"] == pytest.approx(1.0) and token["micro"]["recall"] == pytest.approx(10 / 11)
+    assert token["per_label"]["Problema"]["fn"] == 1 and token["per_label"]["Anatomia"]["f1"] == pytest.approx(1.0)
+    strict = m["entity"]["strict"]
+    assert (strict["tp"], strict["fp"], strict["fn"]) == (4, 0, 1)
+    assert strict["per_label"]["Anatomia"]["f1"] == pytest.approx(1.0)
+    assert strict["per_label"]["Problema"]["recall"] == pytest.approx(2 / 3)
+    assert m["threshold"]["test_micro_f1_by_threshold"]["0.50"] == pytest.approx(20 / 21, abs=1e-6)
+    assert nlp.get_pipe("clinical_tagger").threshold == pytest.approx(0.50)
+
+
+def test_per_label_and_fixed_thresholds(designed):
+    nlp = designed
+    per_label = evaluate_pipeline(nlp, make_docs(nlp, TEST), make_docs(nlp, DEV), policy="dev", per_label=True)
+    # On dev, Anatomia must stay above "Refere" (0.35) and Problema above "." (0.4).
+    assert per_label.metrics["threshold"]["value"] == pytest.approx({"Anatomia": 0.48, "Problema": 0.50})
+    fixed = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="fixed", threshold=0.35)
+    assert fixed.metrics["threshold"]["value"] == 0.35
+    assert fixed.metrics["token"]["IO"]["micro"]["f1"] == pytest.approx(20 / 22)
+    partial = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="fixed", threshold={"Problema": 0.35})
+    assert partial.metrics["threshold"]["value"] == {"Anatomia": 0.5, "Problema": 0.35}
+    with pytest.raises(ValueError, match="unknown label"):
+        evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="fixed", threshold={"Doenca": 0.3})
+    with pytest.raises(ValueError, match="--dev"):
+        evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="dev")
+
+
+def test_curves_cover_every_label_and_the_micro_average(designed):
+    nlp = designed
+    result = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle")
+    assert {r["series"] for r in result.pr_rows} == {"Anatomia", "Problema", "micro"}
+    micro = {round(r["threshold"], 2): r for r in result.pr_rows if r["series"] == "micro"}
+    assert micro[0.41]["recall"] == pytest.approx(10 / 11) and micro[0.41]["precision"] == pytest.approx(1.0)
+    assert {r["series"] for r in result.roc_rows} == {"Anatomia", "Problema", "micro"}
+
+
+def test_bio_pipeline_scores_columns_and_entity_types():
+    nlp = tagger_pipeline("BIO")
+    gold = {text: spans for text, spans in TEST}
+    tagger = nlp.get_pipe("clinical_tagger")
+    tagger.predict = lambda docs: [0.1 + 0.8 * encode(gold[d.text], len(d), LABELS, "BIO") for d in docs]
+    m = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle").metrics
+    assert set(m["token"]) == {"BIO", "BIO_collapsed"}
+    assert list(m["token"]["BIO"]["per_label"]) == ["B-Anatomia", "I-Anatomia", "B-Problema", "I-Problema"]
+    assert list(m["token"]["BIO_collapsed"]["per_label"]) == LABELS
+    assert m["token"]["BIO"]["micro"]["f1"] == pytest.approx(1.0)
+    assert m["token"]["BIO_collapsed"]["micro"]["tp"] == 11  # the same cells as the IO matrix
+    assert m["entity"]["strict"]["micro"]["f1"] == pytest.approx(1.0)
+
+
+@Language.component("test_evaluate_fixed_spans")
+def fixed_spans(doc):
+    """A span-only 'pipeline': finds "dor" and "peito" by word, the way a rule or LLM pipeline would."""
+    spans = []
+    for token in doc:
+        if token.lower_ == "dor":
+            spans.append(Span(doc, token.i, token.i + 1, label="Problema"))
+        if token.lower_ in ("peito", "pé"):
+            spans.append(Span(doc, token.i, token.i + 1, label="Anatomia"))
+    doc.spans["sc"] = spans
+    return doc
+
+
+def test_span_only_pipeline_gets_entity_and_fixed_token_metrics():
+    nlp = spacy.blank("pt", config=CLINICAL_TOKENIZER)
+    nlp.add_pipe("test_evaluate_fixed_spans")
+    m = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="dev").metrics  # no dev needed: no threshold
+    assert m["pipeline_kind"] == "spans" and m["threshold"]["policy"] == "output"
+    # Anatomia: peito and pé found, esquerdo missed; Problema: only "Dor" of five tokens.
+    io = m["token"]["IO"]
+    assert io["per_label"]["Anatomia"]["tp"] == 2 and io["per_label"]["Anatomia"]["fn"] == 1
+    assert io["per_label"]["Problema"]["recall"] == pytest.approx(1 / 8)
+    assert io["auc_micro"] is None
+    strict = m["entity"]["strict"]
+    assert (strict["tp"], strict["fp"], strict["fn"]) == (1, 2, 4)  # peito exact; Dor and pé not
+    assert m["entity"]["partial"]["tp"] == 2  # pé in "pé esquerdo": IoU 0.5
+
+
+def test_gold_from_another_tokenizer_is_aligned():
+    # Gold tokenized elsewhere, with "peito." as one token; the pipeline splits off the period.
+    nlp = spacy.blank("pt", config=CLINICAL_TOKENIZER)
+    nlp.add_pipe("test_evaluate_fixed_spans")
+    gold = Doc(nlp.vocab, words=["Dor", "no", "peito.", "Nega", "febre."], spaces=[True, True, True, True, False])
+    gold.spans["sc"] = [Span(gold, 0, 3, label="Problema"), Span(gold, 2, 3, label="Anatomia")]
+    m = evaluate_pipeline(nlp, [gold]).metrics
+    assert m["counts"]["gold_spans"] == 2 and m["counts"]["gold_spans_lost_in_alignment"] == 0
+    assert m["counts"]["tokens"] == 7  # the pipeline's tokens are the unit
+    # Gold "peito." covers the pipeline's "peito" and ".": the prediction "peito" is partial (IoU 0.5), not strict.
+    assert m["entity"]["strict"]["per_label"]["Anatomia"]["tp"] == 0
+    assert m["entity"]["partial"]["per_label"]["Anatomia"]["tp"] == 1
+    assert m["token"]["IO"]["per_label"]["Anatomia"]["fn"] == 1
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    """A tiny trained tagger on disk, and gold test/dev DocBins."""
+    root = tmp_path_factory.mktemp("evaluate")
+    spacy.util.fix_random_seed(0)
+    nlp = tagger_pipeline()
+    examples = [Example(nlp.make_doc(d.text), d) for d in make_docs(nlp, TRAIN)]
+    optimizer = nlp.create_optimizer()
+    optimizer.learn_rate = 0.01
+    for _ in range(15):
+        nlp.update(examples, sgd=optimizer)
+    nlp.meta["name"] = "tiny_tagger"
+    nlp.to_disk(root / "model")
+    for name, notes in (("test", TEST), ("dev", DEV)):
+        (root / "corpus").mkdir(exist_ok=True)
+        DocBin(docs=make_docs(nlp, notes), store_user_data=True).to_disk(root / "corpus" / f"{name}.spacy")
+    return root
+
+
+def cli():
+    app = typer.Typer()
+    app.command("evaluate")(evaluate_command)
+    app.command("noop")(lambda: None)  # two commands, so "evaluate" is a subcommand as in the real CLI
+    return app
+
+
+def test_evaluate_command_writes_every_output(saved_run):
+    out = saved_run / "oracle"
+    args = ["evaluate", str(saved_run / "model"), str(saved_run / "corpus" / "test.spacy"), "--threshold-policy",
+            "oracle", "--output", str(out), "--seed", "7", "--label", "tiny"]
+    result = CliRunner().invoke(cli(), args)
+    assert result.exit_code == 0, result.output
+    assert "oracle" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics) >= {"token", "entity", "threshold", "provenance"}
+    assert set(metrics["entity"]) == {"strict", "partial", "boundary"}
+    prov = metrics["provenance"]
+    test_file = saved_run / "corpus" / "test.spacy"
+    assert prov["data"]["test"]["sha256"] == hashlib.sha256(test_file.read_bytes()).hexdigest() == sha256_of(test_file)
+    assert prov["seed"] == 7 and prov["label"] == "tiny" and prov["corpus"] == "corpus"
+    assert prov["pipeline"]["name"] == "tiny_tagger" and prov["package_version"]
+    assert ORACLE_NOTE in prov["threshold_policy"]
+    report = (out / "report.md").read_text()
+    assert ORACLE_NOTE in report and "| IO |" in report and "whitespace" in report
+    for name in ("pr_curves.png", "roc_curves.png"):
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    rows = (out / "pr_curves.csv").read_text().splitlines()
+    assert rows[0].startswith("series,threshold,precision,recall,f1") and len(rows) == 1 + 3 * 99
+
+
+def test_evaluate_command_dev_policy(saved_run):
+    out = saved_run / "dev"
+    base = ["evaluate", str(saved_run / "model"), str(saved_run / "corpus" / "test.spacy"), "--output", str(out)]
+    missing = CliRunner().invoke(cli(), base)
+    assert missing.exit_code == 1 and "--dev" in missing.output
+    result = CliRunner().invoke(cli(), base + ["--dev", str(saved_run / "corpus" / "dev.spacy")])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["threshold"]["chosen_on"] == "dev" and "dev" in metrics["provenance"]["data"]
+    assert ORACLE_NOTE not in metrics["threshold"]["description"]
+    assert 0.0 <= metrics["token"]["IO"]["micro"]["f1"] <= 1.0
