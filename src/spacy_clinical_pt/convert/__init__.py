@@ -9,7 +9,6 @@ maps the format names of the `convert` command to them.
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -21,36 +20,25 @@ from tqdm import tqdm
 from ..corpus import AlignmentMode, ConversionError, ConversionReport, DiscontinuousMode, Record, build_docs
 from .argilla import read_argilla
 from .brat import read_brat
+from .conll import read_conll
 from .docbin import load_docs, read_docbin
 from .doccano import read_doccano
 from .jsonspans import read_jsonspans
+from .semclinbr import read_semclinbr
 
 Reader = Callable[..., Iterator[Record]]
-
-
-def _optional_reader(module: str, function: str) -> Reader | None:
-    """A reader from a module that may not be installed yet; any other import failure is raised."""
-    try:
-        return getattr(importlib.import_module(f"{__name__}.{module}"), function)
-    except ModuleNotFoundError as err:
-        if err.name != f"{__name__}.{module}":
-            raise
-        return None
 
 
 # Format name (the `convert --format` choices) -> reader.
 FORMATS: dict[str, Reader] = {
     "brat": read_brat,
+    "semclinbr": read_semclinbr,
     "jsonspans": read_jsonspans,
     "doccano": read_doccano,
     "argilla": read_argilla,
+    "conll": read_conll,
     "spacy": read_docbin,
 }
-for _name, _module, _function in (("semclinbr", "semclinbr", "read_semclinbr"), ("conll", "conll", "read_conll")):
-    _reader = _optional_reader(_module, _function)
-    if _reader is not None:
-        FORMATS[_name] = _reader
-del _name, _module, _function, _reader
 
 
 def read_records(path: str | Path, format: str, report: ConversionReport, **options: Any) -> Iterator[Record]:
