@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from spacy_clinical_pt.cli import app
 
-COMMANDS = ["convert", "export", "stats", "split", "evaluate", "aggregate", "compare"]
+COMMANDS = ["convert", "export", "stats", "split", "evaluate", "aggregate", "compare", "annotate", "package"]
 
 
 def test_every_subcommand_is_registered_with_help():

@@ -222,7 +222,7 @@ def test_encoder_table_covers_the_paper():
     assert resolve_encoder("biobertpt_clin") == "pucpr/biobertpt-clin"
     assert resolve_encoder("some-org/some-model") == "some-org/some-model"
     assert encoder_key("ModernBERT-large") == "modernbert_large"
-    assert pipeline_package_name("mmbert-base") == "pt_clinical_mmbert_base"
+    assert pipeline_package_name("mmbert-base") == "pt_clinical_mmbert"
     with pytest.raises(ValueError, match="cnn.cfg"):
         resolve_encoder("cnn")
     with pytest.raises(ValueError, match="unknown encoder"):

@@ -5,9 +5,11 @@ Each subcommand lives beside the code it drives and is only registered here.
 
 import typer
 
+from .annotate import annotate_command
 from .compare import aggregate_command, compare_command
 from .convert.cli import convert_command, export_command
 from .evaluate import evaluate_command
+from .package import package_command
 from .split import split_command
 from .stats import stats_command
 
@@ -24,6 +26,8 @@ app.command("stats")(stats_command)
 app.command("evaluate")(evaluate_command)
 app.command("aggregate")(aggregate_command)
 app.command("compare")(compare_command)
+app.command("annotate")(annotate_command)
+app.command("package")(package_command)
 # `--ratios 0.6 0.2 0.2`: the values after the first reach the command as extra arguments.
 app.command("split", context_settings={"allow_extra_args": True, "ignore_unknown_options": False})(split_command)
 

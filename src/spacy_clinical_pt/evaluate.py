@@ -344,7 +344,7 @@ def evaluate_pipeline(
         section["test_micro_f1_by_threshold"] = {
             f"{t:.2f}": round(float(f), 6) for t, f in zip(counts.grid, f1_curve(*counts.pooled()))
         }
-        orphan = bool(tagger.cfg.get("bio_start_on_orphan_i", True))
+        orphan = bool(tagger.cfg.get("bio_start_on_orphan_i", False))
         pred_spans = [
             [(s.start, s.end, s.label) for s in decode(doc.probs, labels, scheme, value, orphan, doc.space)]
             for doc in test

@@ -1,0 +1,332 @@
+"""Packaging a trained pipeline as a pip-installable wheel: `pip install pt_clinical_cnn-*.whl`, then
+`spacy.load("pt_clinical_cnn")`.
+
+    spacy-clinical-pt package training/cnn/model-best packages --encoder cnn --corpus nestedclinbr \
+        --metrics metrics/cnn/metrics.json --version 0.1.0
+
+The wheel is named after the encoder (`package_name_for`): `pt_clinical_cnn` (the offline default),
+`pt_clinical_mmbert` (mmBERT-base; a base size is the encoder's default and drops its suffix),
+`pt_clinical_mmbert_small`, `pt_clinical_biobertpt_clin`, ... Its `meta.json` carries, besides spaCy's fields:
+- `clinical_pt`: encoder (key and Hugging Face id), scheme, labels, spans key, the decoding threshold and how it
+  was chosen, the training corpus, and the evaluation (headline and per-label scores from `evaluate`'s
+  metrics.json, when given);
+- `sources` and `license`: the training data and its terms (NestedClinBr: no licence file upstream, research
+  use, cite HAILab PUCPR; ER_NER: CC BY-NC 4.0). A pipeline inherits the terms of the data it learned from;
+- `requirements`: `spacy-clinical-pt` (the `clinical_tagger` factory and the clinical tokenizer live there and are
+  found through its entry points), plus what spaCy finds in the config (spacy-transformers...).
+
+With `--metrics`, the threshold `evaluate` chose on the dev set (or was given) is written into the packaged
+pipeline, so the wheel decodes as it was evaluated. A threshold chosen on the test set (oracle policy) is never
+written: it is reported in the meta as the optimistic figure it is, and the pipeline keeps its own.
+
+The wheel is built with `spacy package` (package folder) and `pip wheel --no-build-isolation --no-index`: it needs
+only setuptools (which ships `bdist_wheel` since 70.1), no network and no `build` package.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Mapping, NamedTuple, Optional
+
+import typer
+
+from . import __version__
+from .encoders import ENCODERS, encoder_key, pipeline_package_name
+
+PACKAGE_REQUIREMENT_NAME = "spacy-clinical-pt"
+
+# The data the pipelines learn from: terms, attribution, where it comes from (see ../shared/corpora/*/SOURCE.md).
+CORPORA: dict[str, dict[str, str]] = {
+    "nestedclinbr": {
+        "name": "NestedClinBr",
+        "url": "https://github.com/HAILab-PUCPR/NestedClinBr",
+        "author": "HAILab, PUCPR (Pontifícia Universidade Católica do Paraná)",
+        "license": "no licence file upstream; freely available to the research community (research use); "
+        "cite the NestedClinBr authors (HAILab, PUCPR)",
+    },
+    "er_ner": {
+        "name": "ER_NER",
+        "url": "https://github.com/LIAAD/ER_NER",
+        "author": "LIAAD, INESC TEC",
+        "license": "CC BY-NC 4.0",
+    },
+    "semclinbr": {
+        "name": "SemClinBr",
+        "author": "HAILab, PUCPR",
+        "license": "distributed on request by its authors; research use under their terms",
+    },
+}
+
+
+class PackageResult(NamedTuple):
+    """What `package_pipeline` built: the package name, its version, the wheel, and the meta it carries."""
+
+    name: str
+    version: str
+    wheel: Path
+    meta: dict[str, Any]
+
+
+# The wheel name of a pipeline on an encoder (`cnn` -> `pt_clinical_cnn`, `mmbert_base` -> `pt_clinical_mmbert`).
+package_name_for = pipeline_package_name
+
+
+def corpus_source(corpus: str) -> dict[str, str]:
+    """The `sources` entry of the meta for a corpus key (nestedclinbr, er_ner, semclinbr) or any other name."""
+    key = corpus.strip().lower().replace("-", "_")
+    if key in CORPORA:
+        return dict(CORPORA[key])
+    return {"name": corpus, "license": "user-provided corpus: check its terms before sharing the pipeline"}
+
+
+def evaluation_summary(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of `evaluate`'s metrics.json that goes into the meta: threshold, headline and per-label scores.
+
+    No provenance beyond data hashes and the date (no host names, no paths of the user's machine).
+    """
+    scheme = metrics.get("scheme") or "IO"
+    token = metrics.get("token", {}).get(scheme, {})
+    entity = metrics.get("entity", {})
+    threshold = metrics.get("threshold", {})
+    provenance = metrics.get("provenance", {})
+
+    def prf(section: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: section[k] for k in ("precision", "recall", "f1") if k in section}
+
+    summary: dict[str, Any] = {
+        "corpus": provenance.get("corpus"),
+        "date": provenance.get("date"),
+        "data_sha256": {role: d.get("sha256") for role, d in provenance.get("data", {}).items()},
+        "threshold": {k: threshold.get(k) for k in ("policy", "description", "value", "chosen_on", "per_label")},
+        "token_unit": metrics.get("token_unit"),
+        "counts": metrics.get("counts", {}),
+        "token": {"scheme": scheme, "micro": prf(token.get("micro", {})), "macro": prf(token.get("macro", {}))},
+        "entity_strict": {
+            "micro": prf(entity.get("strict", {}).get("micro", {})),
+            "macro": prf(entity.get("strict", {}).get("macro", {})),
+        },
+    }
+    per_label = token.get("per_label")
+    if isinstance(per_label, Mapping):
+        summary["token"]["per_label_f1"] = {
+            label: values.get("f1") for label, values in per_label.items() if isinstance(values, Mapping)
+        }
+    return summary
+
+
+def _performance(summary: Mapping[str, Any]) -> dict[str, float]:
+    """spaCy's meta `performance` (shown in the package README): the headline test scores."""
+    scheme = summary["token"]["scheme"]
+    figures = {
+        f"token_{scheme}_micro_f1": summary["token"]["micro"].get("f1"),
+        f"token_{scheme}_macro_f1": summary["token"]["macro"].get("f1"),
+        "entity_strict_micro_f1": summary["entity_strict"]["micro"].get("f1"),
+        "entity_strict_macro_f1": summary["entity_strict"]["macro"].get("f1"),
+    }
+    return {k: round(float(v), 4) for k, v in figures.items() if v is not None}
+
+
+def package_pipeline(
+    model_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    encoder: str,
+    corpus: str,
+    version: str = "0.1.0",
+    name: Optional[str] = None,
+    metrics_path: Optional[str | Path] = None,
+    apply_threshold: bool = True,
+    description: Optional[str] = None,
+) -> PackageResult:
+    """Build `<name>-<version>-py3-none-any.whl` from a trained pipeline folder.
+
+    model_dir: the trained pipeline (e.g. training/cnn/model-best).
+    output_dir: where the package folder `<name>-<version>/` and the wheel (in its `dist/`) go; an earlier build
+        of the same name and version there is replaced.
+    encoder: the encoder key (`cnn`, `mmbert_base`...): names the package and is recorded in the meta; another
+        name (a local test encoder) is accepted when `name` is given.
+    corpus: the training corpus key (`nestedclinbr`, `er_ner`, `semclinbr`) or name, for the meta and licence.
+    version: the package version. name: the package name (default `package_name_for(encoder)`).
+    metrics_path: `evaluate`'s metrics.json on the test set, recorded in the meta.
+    apply_threshold: write the threshold chosen on dev (or given) in metrics.json into the packaged pipeline.
+    Raises ValueError for an unknown encoder, a bad name or a failed build (with pip's last lines).
+    """
+    import spacy
+    from spacy.cli.package import package as spacy_package
+
+    from .evaluate import find_tagger
+
+    model_dir, output_dir = Path(model_dir), Path(output_dir)
+    if not (model_dir / "config.cfg").is_file():
+        raise ValueError(f"{model_dir}: not a trained pipeline folder (no config.cfg)")
+    key = encoder_key(encoder)
+    if key not in ENCODERS and name is None:
+        raise ValueError(
+            f"unknown encoder {encoder!r}: use one of {', '.join(ENCODERS)}, or give the package name (--name)"
+        )
+    name = name or package_name_for(key)
+    if not name.isidentifier() or not name.startswith("pt_"):
+        raise ValueError(f"package name {name!r} must be a Python identifier starting with 'pt_' (e.g. pt_clinical_cnn)")
+    metrics = json.loads(Path(metrics_path).read_text(encoding="utf8")) if metrics_path else None
+
+    nlp = spacy.load(model_dir)
+    tagger = find_tagger(nlp)
+    threshold_note = "the pipeline's own (set at training)"
+    if metrics is not None and tagger is not None:
+        section = metrics.get("threshold", {})
+        if section.get("policy") in ("dev", "fixed") and section.get("value") is not None:
+            if apply_threshold:
+                tagger.threshold = section["value"]
+                threshold_note = section.get("description", section["policy"])
+        elif section.get("policy") == "oracle":
+            # A threshold chosen on the test set would make the shipped scores optimistic: never ship it.
+            threshold_note = "the pipeline's own; the evaluation's oracle threshold (chosen on test) is not applied"
+
+    spans_key = tagger.key if tagger is not None else "sc"
+    labels = list(tagger.labels) if tagger is not None else sorted(
+        {label for labels in nlp.meta.get("labels", {}).values() for label in labels}
+    )
+    source = corpus_source(corpus)
+    encoder_info = ENCODERS.get(key)
+    # The transformer the pipeline was trained on, as its config names it (a hub id or a model folder).
+    trained_on = nlp.config.interpolate().get("components", {}).get("transformer", {}).get("model", {}).get("name")
+    clinical: dict[str, Any] = {
+        "encoder": key,
+        "encoder_model": trained_on or (encoder_info.hf_name if encoder_info else None),
+        "architecture": encoder_info.architecture if encoder_info else ("transformer" if trained_on else None),
+        "scheme": tagger.scheme if tagger is not None else None,
+        "labels": labels,
+        "spans_key": spans_key,
+        "threshold": tagger.threshold if tagger is not None else None,
+        "threshold_source": threshold_note,
+        "training_corpus": source["name"],
+        "package_version": __version__,
+    }
+    meta = dict(nlp.meta)
+    meta.update(
+        name=name[len("pt_"):],  # spaCy's meta name leaves out the language; the package is "<lang>_<name>"
+        version=version,
+        description=description
+        or (
+            f"Clinical NER for Portuguese ({', '.join(labels)}), overlapping and nested entities in "
+            f"doc.spans[{spans_key!r}] with scores. Encoder: {encoder_info.description if encoder_info else key}. "
+            f"Trained on {source['name']}. Needs the package spacy-clinical-pt."
+        ),
+        author="spacy-clinical-pt developers",
+        license=source["license"],
+        sources=[source],
+    )
+    if metrics is not None:
+        clinical["evaluation"] = evaluation_summary(metrics)
+        meta["performance"] = _performance(clinical["evaluation"])
+    meta["clinical_pt"] = clinical
+    requirement = f"{PACKAGE_REQUIREMENT_NAME}>={_minor(__version__)},<{_next_minor(__version__)}"
+    meta["requirements"] = [requirement] + [
+        r for r in meta.get("requirements", []) if not r.startswith(PACKAGE_REQUIREMENT_NAME)
+    ]
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    package_dir = output_dir / f"{name}-{version}"
+    with tempfile.TemporaryDirectory(prefix="clinical-pt-package-") as staging:
+        staged = Path(staging) / "pipeline"
+        nlp.to_disk(staged)  # with the threshold applied above
+        (staged / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf8")
+        if package_dir.exists():
+            shutil.rmtree(package_dir)
+        try:
+            spacy_package(staged, output_dir, create_sdist=False, create_wheel=False, force=True, silent=True)
+        except SystemExit:  # spaCy's printer exits on invalid input; its message was silenced
+            raise ValueError(f"spacy package rejected the pipeline {model_dir} (name {name!r}, version {version!r})")
+    wheel = build_wheel(package_dir, package_dir / "dist")
+    final_meta = json.loads((package_dir / "meta.json").read_text(encoding="utf8"))
+    return PackageResult(name, version, wheel, final_meta)
+
+
+def build_wheel(package_dir: Path, dist_dir: Path) -> Path:
+    """`pip wheel` the package folder written by `spacy package`, offline; RETURNS the wheel's path."""
+    dist_dir.mkdir(parents=True, exist_ok=True)
+    before = set(dist_dir.glob("*.whl"))
+    command = [
+        sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+        "--quiet", "--wheel-dir", str(dist_dir), str(package_dir),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ValueError(f"building the wheel of {package_dir} failed:\n{(result.stderr or result.stdout)[-2000:]}")
+    # The build leaves build/ and *.egg-info beside setup.py; they are not part of the package folder.
+    for leftover in (package_dir / "build", *package_dir.glob("*.egg-info")):
+        shutil.rmtree(leftover, ignore_errors=True)
+    wheels = sorted(set(dist_dir.glob("*.whl")) - before) or sorted(dist_dir.glob("*.whl"))
+    if not wheels:
+        raise ValueError(f"pip wheel wrote no wheel into {dist_dir}")
+    return max(wheels, key=lambda p: p.stat().st_mtime)
+
+
+def _minor(version: str) -> str:
+    major, minor = (version.split(".") + ["0"])[:2]
+    return f"{major}.{minor}.0"
+
+
+def _next_minor(version: str) -> str:
+    major, minor = (version.split(".") + ["0"])[:2]
+    return f"{major}.{int(minor) + 1}.0"
+
+
+def package_command(
+    model: Annotated[Path, typer.Argument(help="The trained pipeline folder (e.g. training/cnn/model-best).")],
+    output_dir: Annotated[Path, typer.Argument(help="Folder for the package folder and its wheel (in dist/).")],
+    encoder: Annotated[
+        str, typer.Option("--encoder", help="Encoder key (cnn, mmbert_base, biobertpt_clin...): names the package.")
+    ],
+    corpus: Annotated[
+        str, typer.Option("--corpus", help="Training corpus (nestedclinbr, er_ner, semclinbr): meta and licence.")
+    ],
+    version: Annotated[str, typer.Option("--version", help="The package version.")] = "0.1.0",
+    name: Annotated[
+        Optional[str], typer.Option("--name", help="Package name (default: from the encoder, e.g. pt_clinical_cnn).")
+    ] = None,
+    metrics: Annotated[
+        Optional[Path], typer.Option("--metrics", help="metrics.json from `evaluate` on the test set, for the meta.")
+    ] = None,
+    apply_threshold: Annotated[
+        bool,
+        typer.Option(
+            "--apply-threshold/--keep-threshold",
+            help="Write the threshold that --metrics chose on dev (or was given) into the packaged pipeline.",
+        ),
+    ] = True,
+) -> None:
+    """Build a pip-installable wheel of a trained pipeline, named after its encoder, with labels, scheme,
+    threshold, scores and data licences in its meta."""
+    try:
+        result = package_pipeline(
+            model,
+            output_dir,
+            encoder=encoder,
+            corpus=corpus,
+            version=version,
+            name=name,
+            metrics_path=metrics,
+            apply_threshold=apply_threshold,
+        )
+    except (ValueError, OSError) as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(code=1) from None
+    clinical = result.meta["clinical_pt"]
+    size = result.wheel.stat().st_size / 1e6
+    typer.echo(
+        f"{result.name} {result.version}: {clinical['scheme']} scheme, labels {', '.join(clinical['labels'])}, "
+        f"threshold {clinical['threshold']} ({clinical['threshold_source']})"
+    )
+    if result.meta.get("performance"):
+        # Without --metrics the meta keeps the dev scores `spacy train` recorded.
+        kind = "test scores" if metrics is not None else "dev scores from training"
+        typer.echo(f"{kind}: " + ", ".join(f"{k} {v}" for k, v in result.meta["performance"].items()))
+    typer.echo(f"requirements: {', '.join(result.meta.get('requirements', []))}")
+    typer.echo(f"wrote {result.wheel} ({size:.1f} MB)")
+    typer.echo(f"install: pip install {result.wheel}   then: spacy.load({result.name!r})")

@@ -1,0 +1,208 @@
+"""IO and BIO multilabel token encodings: spans to a token x column 0/1 matrix, and probabilities back to spans.
+
+The benchmark treats NER as multilabel token classification: every output column has its own sigmoid, so a
+token can be positive for several labels at once (an `Anatomia` inside a `Problema`).
+
+- `IO`: one column per label, `I-<label>`; a token is 1 when it lies inside any span of that label.
+- `BIO`: two columns per label, `B-<label>` then `I-<label>`; the first token of a span is `B`, the others `I`.
+
+Columns are ordered label by label in the order the labels are given (`["B-A", "I-A", "B-B", "I-B"]` for BIO).
+Everything here is plain numpy, so it is tested without spaCy and shared by the component, the class weights
+and the metrics.
+
+Limits of the encodings (by design of the paper's method): two spans of the *same* label that touch or overlap
+merge into one run in IO; in BIO they stay apart when the second one starts with its own `B`.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Literal, Mapping, NamedTuple, Optional, Sequence, Union
+
+import numpy
+
+Scheme = Literal["IO", "BIO"]
+SCHEMES: tuple[str, ...] = ("IO", "BIO")
+DEFAULT_THRESHOLD = 0.5
+# A shared threshold, or one per label; labels missing from a mapping use DEFAULT_THRESHOLD.
+Thresholds = Union[float, Mapping[str, float]]
+SpanLike = Union[tuple[int, int, str], object]  # (start, end, label) or anything with .start, .end, .label_
+
+
+class DecodedSpan(NamedTuple):
+    """A decoded span in token offsets (end exclusive), its label and its mean token probability."""
+
+    start: int
+    end: int
+    label: str
+    score: float
+
+
+def check_scheme(scheme: str) -> str:
+    """Return `scheme` or raise a ValueError naming the accepted values."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown annotation scheme {scheme!r}: use one of {', '.join(SCHEMES)}")
+    return scheme
+
+
+def columns(labels: Sequence[str], scheme: str) -> list[str]:
+    """The output column names for `labels` under `scheme` (IO: `I-<label>`; BIO: `B-<label>`, `I-<label>`)."""
+    check_scheme(scheme)
+    if scheme == "IO":
+        return [f"I-{label}" for label in labels]
+    return [name for label in labels for name in (f"B-{label}", f"I-{label}")]
+
+
+def column_label(column: str) -> str:
+    """The label of a column name (`"B-Problema"` -> `"Problema"`)."""
+    return column.split("-", 1)[1]
+
+
+def _span_tuple(span: SpanLike) -> tuple[int, int, str]:
+    if isinstance(span, tuple):
+        start, end, label = span[:3]
+        return int(start), int(end), str(label)
+    return int(span.start), int(span.end), str(span.label_)  # type: ignore[attr-defined]
+
+
+def encode(spans: Iterable[SpanLike], n_tokens: int, labels: Sequence[str], scheme: str) -> numpy.ndarray:
+    """Encode spans as a 0/1 token x column matrix; overlapping spans simply set several columns.
+
+    spans: `(start, end, label)` tuples in token offsets (end exclusive) or spaCy `Span`s.
+    n_tokens: the number of tokens of the document (rows of the result).
+    labels: the component's labels, in column order.
+    scheme: "IO" or "BIO".
+    RETURNS: float32 array of shape (n_tokens, n_columns), n_columns = len(labels) (IO) or 2 * len(labels) (BIO).
+    """
+    check_scheme(scheme)
+    index = {label: i for i, label in enumerate(labels)}
+    width = 1 if scheme == "IO" else 2
+    matrix = numpy.zeros((n_tokens, width * len(labels)), dtype="float32")
+    for span in spans:
+        start, end, label = _span_tuple(span)
+        if label not in index:
+            known = ", ".join(labels) or "none"
+            raise ValueError(f"span {start}-{end} has label {label!r}, which is not among the labels ({known})")
+        if not 0 <= start < end <= n_tokens:
+            raise ValueError(f"span {start}-{end} ({label}) is outside a document of {n_tokens} tokens")
+        column = index[label] * width
+        if scheme == "IO":
+            matrix[start:end, column] = 1.0
+        else:
+            matrix[start, column] = 1.0
+            matrix[start + 1 : end, column + 1] = 1.0
+    return matrix
+
+
+def threshold_vector(labels: Sequence[str], thresholds: Thresholds) -> numpy.ndarray:
+    """One threshold per label, validated.
+
+    thresholds: a float shared by all labels, or a mapping label -> float (labels left out use 0.5).
+    RETURNS: float32 array of shape (n_labels,).
+    Raises ValueError for a value outside the open interval (0, 1) or a mapping key that is not a label.
+    """
+    if isinstance(thresholds, Mapping):
+        unknown = sorted(set(thresholds) - set(labels))
+        if unknown:
+            known = ", ".join(labels) or "none yet"
+            raise ValueError(f"threshold given for unknown label(s) {', '.join(map(repr, unknown))}; labels: {known}")
+        values = [thresholds.get(label, DEFAULT_THRESHOLD) for label in labels]
+        names = list(labels)
+    else:
+        values = [thresholds] * len(labels)
+        names = ["(shared)"] * len(labels)
+        check_threshold_value(thresholds, "(shared)")
+    for name, value in zip(names, values):
+        check_threshold_value(value, name)
+    return numpy.asarray(values, dtype="float32")
+
+
+def check_threshold_value(value: object, name: str) -> float:
+    """Return `value` as a float, or raise a ValueError unless it is a number strictly between 0 and 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"threshold for {name} must be a number between 0 and 1, not {value!r}")
+    if not 0.0 < float(value) < 1.0:
+        raise ValueError(f"threshold for {name} must lie strictly between 0 and 1, got {value}")
+    return float(value)
+
+
+def _runs(mask: numpy.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs of True in a 1-d boolean array, as (start, end) with end exclusive."""
+    padded = numpy.concatenate(([False], mask, [False])).astype("int8")
+    edges = numpy.flatnonzero(numpy.diff(padded))
+    return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
+
+
+def decode(
+    probs: numpy.ndarray,
+    labels: Sequence[str],
+    scheme: str,
+    thresholds: Thresholds = DEFAULT_THRESHOLD,
+    start_on_orphan_i: bool = False,
+    space: Optional[numpy.ndarray] = None,
+) -> list[DecodedSpan]:
+    """Decode token probabilities into spans, label by label; spans of different labels may overlap.
+
+    probs: array of shape (n_tokens, n_columns), columns as given by `columns(labels, scheme)`.
+    labels: the labels, in column order.
+    scheme: "IO" (maximal runs of tokens at or above the threshold) or "BIO" (a span starts at a `B` at or above
+        the threshold and continues over the following `I`s at or above it).
+    thresholds: a shared threshold or a per-label mapping (see `threshold_vector`).
+    start_on_orphan_i: BIO only: an `I` above the threshold that follows no open span starts one; False (the
+        default) drops such tokens. Measured on NestedClinBr (CNN, BIO, threshold 0.5): False gives span F1
+        0.752 on dev and 0.764 on test, True 0.728 and 0.745 -- orphan `I`s are mostly spurious.
+    space: optional boolean array of shape (n_tokens,), True for whitespace tokens: spans are trimmed so that
+        they neither start nor end on one, and spans of whitespace only are dropped (a `Span` of a stray newline
+        means nothing, and gold entities never start or end on whitespace).
+    RETURNS: `DecodedSpan(start, end, label, score)` sorted by (start, end, label); score is the mean probability
+        of the span's tokens (the `B` column for a span's first token in BIO, the `I` column elsewhere).
+    """
+    check_scheme(scheme)
+    probs = numpy.asarray(probs, dtype="float32")
+    n_columns = len(columns(labels, scheme))
+    if probs.ndim != 2 or probs.shape[1] != n_columns:
+        raise ValueError(f"probabilities of shape {probs.shape} do not match {n_columns} {scheme} columns")
+    limits = threshold_vector(labels, thresholds)
+    # (start, label, per-token probabilities) of each run, trimmed and averaged at the end
+    runs: list[tuple[int, str, list[float]]] = []
+    for i, label in enumerate(labels):
+        if scheme == "IO":
+            column = probs[:, i]
+            runs.extend((start, label, list(column[start:end])) for start, end in _runs(column >= limits[i]))
+            continue
+        begin, inside = probs[:, 2 * i], probs[:, 2 * i + 1]
+        is_b, is_i = begin >= limits[i], inside >= limits[i]
+        start, token_scores = -1, []
+        for token in range(probs.shape[0]):
+            if is_b[token] or (is_i[token] and start < 0 and start_on_orphan_i):
+                if start >= 0:
+                    runs.append((start, label, token_scores))
+                start = token
+                token_scores = [begin[token] if is_b[token] else inside[token]]
+            elif is_i[token] and start >= 0:
+                token_scores.append(inside[token])
+            elif start >= 0:
+                runs.append((start, label, token_scores))
+                start = -1
+        if start >= 0:
+            runs.append((start, label, token_scores))
+    spans: list[DecodedSpan] = []
+    for start, label, token_scores in runs:
+        end = start + len(token_scores)
+        first, last = start, end
+        if space is not None:
+            while first < last and space[first]:
+                first += 1
+            while last > first and space[last - 1]:
+                last -= 1
+        if first < last:
+            spans.append(DecodedSpan(first, last, label, float(numpy.mean(token_scores[first - start : last - start]))))
+    spans.sort(key=lambda span: (span.start, span.end, span.label))
+    return spans
+
+
+def label_matrix(spans: Iterable[SpanLike], n_tokens: int, labels: Sequence[str]) -> numpy.ndarray:
+    """The token x label 0/1 matrix of shape (n_tokens, n_labels): the IO encoding, whatever the scheme.
+
+    Used for the paper's token-level metrics, so that IO and BIO models are scored on the same matrix.
+    """
+    return encode(spans, n_tokens, labels, "IO")

@@ -1,0 +1,458 @@
+"""The `clinical_tagger` component: multilabel token classification for nested and overlapping clinical entities.
+
+Each token gets one independent sigmoid per output column (IO: one column per label; BIO: a `B-` and an `I-`
+column per label), so a token can be `Anatomia` and `Problema` at once. Probabilities are decoded label by
+label into spans (`spacy_clinical_pt.schemes.decode`), which may overlap across labels.
+
+Where the output lives on a `Doc`:
+- `doc.spans[spans_key]` (default "sc"): the predicted spans, with `attrs["scores"]` (float32 array, one mean
+  token probability per span, as spaCy's `spancat` stores its scores) and `attrs["columns"]` (the column names).
+- `doc._.clinical_probs`: the token probabilities, numpy float32 of shape (n_tokens, n_columns). A `Doc`
+  extension rather than `doc.tensor` (which the `tok2vec` component owns) so that threshold tuning and
+  precision-recall curves read them without running the model again. Extension values live in
+  `doc.user_data`, so they survive `nlp.pipe(n_process=...)`, `Doc.to_bytes` and a `DocBin` with user data.
+  With several `clinical_tagger` components in one pipeline, the last one to run owns the extension.
+- `doc.ents` (only with `store_ents = true`): the best non-overlapping subset of the spans (highest score
+  first, then longest), for tools that only read `ents`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+
+import numpy
+from scipy.special import expit
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.scorer import PRFScore, Scorer
+from spacy.tokens import Doc, Span, SpanGroup
+from spacy.training import Example, validate_examples, validate_get_examples
+from spacy.util import registry
+from spacy.vocab import Vocab
+from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.types import Floats2d
+from wasabi import msg
+
+from .schemes import (
+    DEFAULT_THRESHOLD,
+    Thresholds,
+    check_scheme,
+    columns,
+    decode,
+    encode,
+    label_matrix,
+    threshold_vector,
+)
+from .weights import check_method, class_weights, format_weights
+
+DEFAULT_MULTILABEL_MODEL_CONFIG = """
+[model]
+@architectures = "spacy_clinical_pt.MultilabelTokenTagger.v1"
+nO = null
+
+[model.tok2vec]
+@architectures = "spacy.HashEmbedCNN.v2"
+pretrained_vectors = null
+width = 96
+depth = 4
+embed_size = 2000
+window_size = 1
+maxout_pieces = 3
+subword_features = true
+"""
+DEFAULT_MULTILABEL_MODEL = Config().from_str(DEFAULT_MULTILABEL_MODEL_CONFIG)["model"]
+DEFAULT_SPANS_KEY = "sc"
+PROBS_EXTENSION = "clinical_probs"
+
+if not Doc.has_extension(PROBS_EXTENSION):
+    Doc.set_extension(PROBS_EXTENSION, default=None)
+
+
+@Language.factory(
+    "clinical_tagger",
+    assigns=["doc.spans", "doc.ents", f"doc._.{PROBS_EXTENSION}"],
+    default_config={
+        "model": DEFAULT_MULTILABEL_MODEL,
+        "spans_key": DEFAULT_SPANS_KEY,
+        "scheme": "IO",
+        "threshold": DEFAULT_THRESHOLD,
+        "class_weighting": "inverse_doc_freq_clamped",
+        "bio_start_on_orphan_i": False,
+        "store_ents": False,
+        "scorer": {"@scorers": "spacy_clinical_pt.clinical_tagger_scorer.v1"},
+    },
+    default_score_weights={
+        "spans_sc_f": 1.0,
+        "spans_sc_p": 0.0,
+        "spans_sc_r": 0.0,
+        "spans_sc_token_micro_f": 0.0,
+        "spans_sc_token_macro_f": 0.0,
+    },
+)
+def make_clinical_tagger(
+    nlp: Language,
+    name: str,
+    model: Model[List[Doc], List[Floats2d]],
+    spans_key: str,
+    scheme: str,
+    threshold: Union[float, Dict[str, float]],
+    class_weighting: str,
+    bio_start_on_orphan_i: bool,
+    store_ents: bool,
+    scorer: Optional[Callable],
+) -> "ClinicalTagger":
+    """Create a `ClinicalTagger`.
+
+    model: a thinc model mapping docs to per-token logits, one (n_tokens, n_columns) array per doc.
+    spans_key: the `doc.spans` key read for training and written at prediction.
+    scheme: "IO" or "BIO".
+    threshold: a probability in (0, 1) shared by all labels, or a mapping label -> probability.
+    class_weighting: "none", "inverse_doc_freq", "inverse_doc_freq_clamped" or "inverse_token_freq".
+    bio_start_on_orphan_i: BIO decoding: an `I` that follows no span starts one (default false: measured worse).
+    store_ents: also write the best non-overlapping spans to `doc.ents`.
+    scorer: the scoring function (span P/R/F plus token-level micro and macro F1).
+    """
+    return ClinicalTagger(
+        nlp.vocab,
+        model,
+        name,
+        spans_key=spans_key,
+        scheme=scheme,
+        threshold=threshold,
+        class_weighting=class_weighting,
+        bio_start_on_orphan_i=bio_start_on_orphan_i,
+        store_ents=store_ents,
+        scorer=scorer,
+    )
+
+
+def clinical_tagger_score(
+    examples: Iterable[Example], *, spans_key: str = DEFAULT_SPANS_KEY, labels: Sequence[str] = (), **kwargs: Any
+) -> Dict[str, Any]:
+    """Score predicted spans: spaCy's exact span P/R/F and the paper's token-level micro and macro F1.
+
+    examples: predicted docs (`eg.predicted`) with gold references (`eg.reference`).
+    spans_key: the `doc.spans` key of both.
+    labels: the labels scored at token level; empty means every label seen in gold or predictions.
+    RETURNS: `spans_<key>_p/_r/_f/_per_type` (exact span and label, overlaps allowed, as `spancat` scores) and
+        `spans_<key>_token_micro_p/_r/_f`, `spans_<key>_token_macro_f`, `spans_<key>_token_per_type`: the paper's
+        metrics on the token x label matrix of real tokens only (no padding, no special positions). The token
+        matrix is the IO one whatever the scheme (a token is positive for a label inside a span of it), so IO
+        and BIO models compare on the same numbers. The threshold is the one the spans were decoded with.
+    """
+    examples = list(examples)
+    attr = f"spans_{spans_key}"
+    scores = Scorer.score_spans(
+        examples,
+        attr=attr,
+        getter=lambda doc, _attr: doc.spans.get(spans_key, []),
+        has_annotation=lambda doc: spans_key in doc.spans,
+        allow_overlap=True,
+    )
+    scores.update(token_level_scores(examples, spans_key, labels, prefix=f"{attr}_token"))
+    return scores
+
+
+def token_level_scores(
+    examples: Sequence[Example], spans_key: str, labels: Sequence[str], prefix: str
+) -> Dict[str, Any]:
+    """Token x label micro/macro precision, recall and F1 (see `clinical_tagger_score`)."""
+    gold_spans = [
+        eg.get_aligned_spans_y2x(eg.reference.spans.get(spans_key, []), allow_overlap=True) for eg in examples
+    ]
+    pred_spans = [list(eg.predicted.spans.get(spans_key, [])) for eg in examples]
+    if not labels:
+        labels = sorted({s.label_ for spans in gold_spans + pred_spans for s in spans})
+    known = set(labels)
+    per_label = {label: PRFScore() for label in labels}
+    for eg, gold, pred in zip(examples, gold_spans, pred_spans):
+        n = len(eg.predicted)
+        g = label_matrix([s for s in gold if s.label_ in known], n, labels).astype(bool)
+        p = label_matrix([s for s in pred if s.label_ in known], n, labels).astype(bool)
+        for i, label in enumerate(labels):
+            per_label[label].tp += int((g[:, i] & p[:, i]).sum())
+            per_label[label].fp += int((~g[:, i] & p[:, i]).sum())
+            per_label[label].fn += int((g[:, i] & ~p[:, i]).sum())
+    micro = PRFScore()
+    for score in per_label.values():
+        micro += score
+    # Macro over labels with any gold or predicted token: a label absent from both would add a meaningless 0.
+    active = [s for s in per_label.values() if s.tp + s.fp + s.fn > 0]
+    return {
+        f"{prefix}_micro_p": micro.precision,
+        f"{prefix}_micro_r": micro.recall,
+        f"{prefix}_micro_f": micro.fscore,
+        f"{prefix}_macro_f": float(numpy.mean([s.fscore for s in active])) if active else 0.0,
+        f"{prefix}_per_type": {label: s.to_dict() for label, s in per_label.items()},
+    }
+
+
+@registry.scorers("spacy_clinical_pt.clinical_tagger_scorer.v1")
+def make_clinical_tagger_scorer() -> Callable[..., Dict[str, Any]]:
+    """The registered scorer of `clinical_tagger` (see `clinical_tagger_score`)."""
+    return clinical_tagger_score
+
+
+class ClinicalTagger(TrainablePipe):
+    """Multilabel token tagger: independent sigmoids per token and column, decoded into overlapping spans."""
+
+    def __init__(
+        self,
+        vocab: Vocab,
+        model: Model[List[Doc], List[Floats2d]],
+        name: str = "clinical_tagger",
+        *,
+        spans_key: str = DEFAULT_SPANS_KEY,
+        scheme: str = "IO",
+        threshold: Thresholds = DEFAULT_THRESHOLD,
+        class_weighting: str = "inverse_doc_freq_clamped",
+        bio_start_on_orphan_i: bool = False,
+        store_ents: bool = False,
+        scorer: Optional[Callable] = clinical_tagger_score,
+    ) -> None:
+        """See `make_clinical_tagger` for the arguments. Labels come at `initialize` (or `add_label`)."""
+        check_scheme(scheme)
+        check_method(class_weighting)
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: Dict[str, Any] = {
+            "labels": [],
+            "spans_key": spans_key,
+            "scheme": scheme,
+            "threshold": self._checked_threshold(threshold, None),
+            "class_weighting": class_weighting,
+            "class_weights": {},
+            "bio_start_on_orphan_i": bool(bio_start_on_orphan_i),
+            "store_ents": bool(store_ents),
+        }
+
+    @property
+    def key(self) -> str:
+        """The `doc.spans` key read for training and written at prediction."""
+        return str(self.cfg["spans_key"])
+
+    @property
+    def scheme(self) -> str:
+        """The annotation scheme: "IO" or "BIO"."""
+        return str(self.cfg["scheme"])
+
+    @property
+    def labels(self) -> Tuple[str, ...]:
+        """The labels, in column order."""
+        return tuple(self.cfg["labels"])
+
+    @property
+    def label_data(self) -> List[str]:
+        """The labels, as `spacy init labels` stores them."""
+        return list(self.labels)
+
+    @property
+    def columns(self) -> List[str]:
+        """The output column names (`I-<label>`, or `B-<label>` and `I-<label>` for BIO)."""
+        return columns(self.labels, self.scheme)
+
+    @property
+    def class_weights(self) -> Dict[str, float]:
+        """The positive weight of each column in the loss, computed at `initialize`."""
+        return dict(self.cfg["class_weights"])
+
+    @property
+    def threshold(self) -> Thresholds:
+        """The decoding threshold: a shared float or a label -> float mapping. Settable after training."""
+        threshold = self.cfg["threshold"]
+        return dict(threshold) if isinstance(threshold, dict) else threshold
+
+    @threshold.setter
+    def threshold(self, value: Thresholds) -> None:
+        self.cfg["threshold"] = self._checked_threshold(value, self.labels or None)
+
+    @staticmethod
+    def _checked_threshold(value: Thresholds, labels: Optional[Sequence[str]]) -> Thresholds:
+        """Validate a threshold; mapping keys are only checked once the labels are known."""
+        if isinstance(value, dict) or hasattr(value, "items"):
+            mapping = {str(k): v for k, v in dict(value).items()}
+            threshold_vector(list(labels) if labels else list(mapping), mapping)
+            return {k: float(v) for k, v in mapping.items()}
+        threshold_vector(["(shared)"], value)
+        return float(value)
+
+    def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
+        """Token probabilities for a batch of docs, without modifying them.
+
+        RETURNS: one float32 numpy array per doc, shape (n_tokens, n_columns).
+        """
+        docs = list(docs)
+        n_columns = len(self.columns)
+        if not any(len(doc) for doc in docs):
+            # Nothing to encode: spare the model a batch of empty docs.
+            return [numpy.zeros((len(doc), n_columns), dtype="float32") for doc in docs]
+        logits = self.model.predict(docs)
+        return [expit(self.model.ops.to_numpy(x)).astype("float32") for x in logits]
+
+    def predict_proba(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
+        """Token probabilities, shape (n_tokens, n_columns) per doc. After `nlp(text)`, read
+        `doc._.clinical_probs` instead: it holds the same array without running the model again."""
+        return self.predict(docs)
+
+    def set_annotations(self, docs: Iterable[Doc], probs: List[numpy.ndarray]) -> None:
+        """Decode probabilities (one (n_tokens, n_columns) array per doc) into `doc.spans[key]`, and store them."""
+        labels, scheme, names = self.labels, self.scheme, self.columns
+        threshold = self.threshold
+        for doc, doc_probs in zip(docs, probs):
+            doc_probs = numpy.asarray(doc_probs, dtype="float32")
+            space = numpy.fromiter((token.is_space for token in doc), dtype=bool, count=len(doc))
+            decoded = decode(doc_probs, labels, scheme, threshold, self.cfg["bio_start_on_orphan_i"], space)
+            group = SpanGroup(doc, name=self.key, spans=[Span(doc, s.start, s.end, label=s.label) for s in decoded])
+            group.attrs["scores"] = numpy.asarray([s.score for s in decoded], dtype="float32")
+            group.attrs["columns"] = list(names)
+            doc.spans[self.key] = group
+            doc._.set(PROBS_EXTENSION, doc_probs)
+            if self.cfg["store_ents"]:
+                doc.ents = best_non_overlapping(list(group), [s.score for s in decoded])
+
+    def update(
+        self,
+        examples: Iterable[Example],
+        *,
+        drop: float = 0.0,
+        sgd: Optional[Optimizer] = None,
+        losses: Optional[Dict[str, float]] = None,
+    ) -> Dict[str, float]:
+        """Learn from a batch of examples: forward, loss on the logits, backward, optimizer step.
+
+        RETURNS: `losses`, with this component's loss (mean BCE per token and column) added under its name.
+        """
+        if losses is None:
+            losses = {}
+        losses.setdefault(self.name, 0.0)
+        examples = list(examples)
+        validate_examples(examples, "ClinicalTagger.update")
+        if not any(len(eg.predicted) for eg in examples):
+            return losses
+        set_dropout_rate(self.model, drop)
+        logits, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_logits = self.get_loss(examples, logits)
+        backprop(d_logits)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+    def get_loss(self, examples: Iterable[Example], logits: List[Floats2d]) -> Tuple[float, List[Floats2d]]:
+        """Binary cross-entropy on the logits, with a positive weight per column, and its gradient.
+
+        logits: one array per example, shape (n_tokens, n_columns).
+        RETURNS: (mean loss, gradient w.r.t. the logits, one (n_tokens, n_columns) array per example).
+
+        Per element, with x the logit, y the 0/1 target, w the column's positive weight and s = sigmoid(x):
+        loss = w * y * softplus(-x) + (1 - y) * softplus(x); d loss / d x = (1 - y) * s - w * y * (1 - s).
+        Both are averaged over the real tokens x columns of the batch (there is no padding here), as PyTorch's
+        `BCEWithLogitsLoss` does in the paper: the step size does not depend on batch length or label count.
+        """
+        ops = self.model.ops
+        labels, scheme = self.labels, self.scheme
+        targets = [encode(self._gold_spans(eg), len(eg.predicted), labels, scheme) for eg in examples]
+        lengths = [t.shape[0] for t in targets]
+        x = ops.to_numpy(ops.flatten(list(logits))).astype("float32")
+        y = numpy.concatenate(targets, axis=0) if targets else numpy.zeros_like(x)
+        if x.shape != y.shape:
+            raise ValueError(f"logits of shape {x.shape} do not match targets of shape {y.shape}")
+        weights = numpy.asarray([self.cfg["class_weights"].get(c, 1.0) for c in self.columns], dtype="float32")
+        s = expit(x)
+        elements = weights * y * numpy.logaddexp(0.0, -x) + (1.0 - y) * numpy.logaddexp(0.0, x)
+        n = max(x.size, 1)
+        d_x = ((1.0 - y) * s - weights * y * (1.0 - s)) / n
+        d_logits = ops.unflatten(ops.asarray2f(d_x.astype("float32")), ops.asarray1i(lengths))
+        return float(elements.sum() / n), d_logits
+
+    def _gold_spans(self, eg: Example) -> List[Span]:
+        """The reference spans mapped onto the predicted doc's tokens (overlaps kept)."""
+        return eg.get_aligned_spans_y2x(eg.reference.spans.get(self.key, []), allow_overlap=True)
+
+    def initialize(
+        self,
+        get_examples: Callable[[], Iterable[Example]],
+        *,
+        nlp: Optional[Language] = None,
+        labels: Optional[List[str]] = None,
+    ) -> None:
+        """Set the labels, compute the class weights from the training docs and initialize the model.
+
+        get_examples: returns the training examples (labels come from `eg.reference.spans[spans_key]`).
+        nlp: the pipeline (unused; part of spaCy's protocol).
+        labels: the labels, e.g. from `[initialize.components.clinical_tagger]`; None reads them from the data.
+        """
+        validate_get_examples(get_examples, "ClinicalTagger.initialize")
+        examples = list(get_examples())
+        if labels is not None:
+            for label in labels:
+                self.add_label(label)
+        else:
+            # Sorted, so the column order does not depend on which document comes first.
+            for label in sorted({s.label_ for eg in examples for s in eg.reference.spans.get(self.key, [])}):
+                self.add_label(label)
+        if not self.labels:
+            raise ValueError(
+                f"{self.name}: no labels; the training docs hold no spans under doc.spans[{self.key!r}] and no "
+                f"labels were given in [initialize.components.{self.name}]"
+            )
+        self.cfg["threshold"] = self._checked_threshold(self.cfg["threshold"], self.labels)
+        self.cfg["class_weights"] = class_weights(
+            [eg.reference for eg in examples], self.labels, self.scheme, self.cfg["class_weighting"], spans_key=self.key
+        )
+        msg.info(f"{self.name} class weights ({self.cfg['class_weighting']}): {format_weights(self.class_weights)}")
+        n_columns = len(self.columns)
+        output_layer = self.model.get_ref("output_layer")
+        if output_layer.has_dim("nO") is True and output_layer.get_dim("nO") != n_columns:
+            raise ValueError(
+                f"{self.name}: the model has nO = {output_layer.get_dim('nO')} but {len(self.labels)} labels in "
+                f"{self.scheme} need {n_columns} columns; leave nO = null in the config"
+            )
+        if output_layer.has_dim("nO") is not True:
+            output_layer.set_dim("nO", n_columns)
+        sample = [eg.predicted for eg in examples[:10]]
+        if sample:
+            self.model.initialize(X=sample, Y=[self.model.ops.alloc2f(len(doc), n_columns) for doc in sample])
+        else:
+            self.model.initialize()
+
+    def add_label(self, label: str) -> int:
+        """Add a label (before `initialize` only: the output layer is not resizable).
+
+        RETURNS: 0 if the label was already there, else 1.
+        """
+        if not isinstance(label, str) or not label:
+            raise ValueError(f"{self.name}: a label must be a non-empty string, not {label!r}")
+        if label in self.labels:
+            return 0
+        output_layer = self.model.get_ref("output_layer")
+        if output_layer.has_dim("nO") is True and output_layer.has_param("W") and output_layer.get_param("W").size:
+            raise ValueError(f"{self.name}: cannot add label {label!r} to a model that is already initialized")
+        self.cfg["labels"].append(label)
+        self.vocab.strings.add(label)
+        return 1
+
+    def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "ClinicalTagger":
+        super().from_bytes(bytes_data, exclude=exclude)
+        self._checked_threshold(self.cfg["threshold"], self.labels)
+        return self
+
+    def from_disk(self, path: Any, *, exclude: Iterable[str] = tuple()) -> "ClinicalTagger":
+        super().from_disk(path, exclude=exclude)
+        self._checked_threshold(self.cfg["threshold"], self.labels)
+        return self
+
+
+def best_non_overlapping(spans: Sequence[Span], scores: Sequence[float]) -> List[Span]:
+    """The spans kept greedily by score, then length, so that none overlap; sorted by position."""
+    order = sorted(range(len(spans)), key=lambda i: (-scores[i], -(spans[i].end - spans[i].start), spans[i].start))
+    taken = numpy.zeros(len(spans[0].doc) if spans else 0, dtype=bool)
+    kept = []
+    for i in order:
+        span = spans[i]
+        if not taken[span.start : span.end].any():
+            taken[span.start : span.end] = True
+            kept.append(span)
+    return sorted(kept, key=lambda span: span.start)

@@ -1,0 +1,201 @@
+"""`package`: a trained pipeline becomes a wheel that a fresh environment installs and loads by name.
+
+The fresh environment: `python -m venv --without-pip`, a `.pth` file that puts this environment's site-packages
+on its path (so spacy, torch... are importable without installing them again, which would take minutes), then
+`pip --python <fresh venv> install --no-deps --no-index --ignore-installed` of two wheels built here: spacy-clinical-pt itself
+(`pip wheel` of this repository) and the pipeline. The `.pth` line adds the directory only, so the editable
+install of spacy-clinical-pt here (itself a `.pth` inside that directory) is NOT active there: the fresh process
+imports spacy_clinical_pt from its own wheel, and the test checks that it does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+import spacy
+import typer
+from typer.testing import CliRunner
+
+from spacy_clinical_pt.evaluate import evaluate_command, find_tagger
+from spacy_clinical_pt.package import (
+    CORPORA,
+    evaluation_summary,
+    package_command,
+    package_name_for,
+    package_pipeline,
+)
+from test_annotate import NESTED_NOTE, overlapping, train_tiny_pipeline
+
+REPO = Path(__file__).resolve().parents[1]
+WHEEL_NAME = "pt_clinical_testwheel"  # not a name the main job installs, so nothing else can answer for it
+
+LOAD_BY_NAME = """
+import json, sys, spacy
+import spacy_clinical_pt
+nlp = spacy.load(sys.argv[1])
+doc = nlp(sys.argv[2])
+print(json.dumps({
+    "module": spacy_clinical_pt.__file__,
+    "pipeline_module": sys.modules[sys.argv[1]].__file__,
+    "meta": nlp.meta["clinical_pt"],
+    "threshold": nlp.get_pipe("clinical_tagger").threshold,
+    "spans": [[s.start_char, s.end_char, s.label_] for s in doc.spans["sc"]],
+    "scores": [float(x) for x in doc.spans["sc"].attrs["scores"]],
+}))
+"""
+
+
+def test_package_names_follow_the_encoder():
+    assert package_name_for("cnn") == "pt_clinical_cnn"
+    assert package_name_for("mmbert_base") == "pt_clinical_mmbert"
+    assert package_name_for("mmBERT-small") == "pt_clinical_mmbert_small"
+    assert package_name_for("biobertpt_clin") == "pt_clinical_biobertpt_clin"
+    assert package_name_for("bertimbau_large") == "pt_clinical_bertimbau_large"
+    with pytest.raises(ValueError, match="unknown encoder"):
+        package_name_for("gpt2")
+
+
+def test_corpus_licences_are_recorded():
+    assert CORPORA["er_ner"]["license"] == "CC BY-NC 4.0"
+    assert "HAILab" in CORPORA["nestedclinbr"]["license"] and "research" in CORPORA["nestedclinbr"]["license"]
+
+
+def test_evaluation_summary_takes_the_run_scheme_and_leaves_out_the_host():
+    metrics = {
+        "scheme": "BIO",
+        "threshold": {"policy": "dev", "description": "dev (...)", "value": 0.3, "chosen_on": "dev"},
+        "token": {"BIO": {"micro": {"precision": 0.5, "recall": 0.25, "f1": 1 / 3, "support": 9},
+                          "macro": {"f1": 0.2}, "per_label": {"B-Problema": {"f1": 0.4}}}},
+        "entity": {"strict": {"micro": {"f1": 0.1}, "macro": {"f1": 0.05}}},
+        "provenance": {"corpus": "nestedclinbr", "hostname": "my-laptop", "data": {"test": {"sha256": "ab"}}},
+    }
+    summary = evaluation_summary(metrics)
+    assert summary["token"]["scheme"] == "BIO" and summary["token"]["micro"] == {
+        "precision": 0.5, "recall": 0.25, "f1": 1 / 3}
+    assert summary["token"]["per_label_f1"] == {"B-Problema": 0.4}
+    assert summary["threshold"]["value"] == 0.3 and summary["data_sha256"] == {"test": "ab"}
+    assert "my-laptop" not in json.dumps(summary)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny CNN pipeline and the metrics.json of `evaluate` (threshold chosen on dev) for it."""
+    folder = tmp_path_factory.mktemp("package_model")
+    model = train_tiny_pipeline(folder)
+    app = typer.Typer()
+    app.command("evaluate")(evaluate_command)
+    app.command("noop")(lambda: None)
+    result = CliRunner().invoke(app, ["evaluate", str(model), str(folder / "train.spacy"), "--dev",
+                                      str(folder / "dev.spacy"), "--output", str(folder / "eval")])
+    assert result.exit_code == 0, result.output
+    return model, folder / "eval" / "metrics.json", folder
+
+
+@pytest.mark.slow
+def test_package_meta_threshold_and_oracle_guard(trained, tmp_path):
+    model, metrics_path, _ = trained
+    metrics = json.loads(metrics_path.read_text(encoding="utf8"))
+    chosen = metrics["threshold"]["value"]
+    own = find_tagger(spacy.load(model)).threshold
+    result = package_pipeline(model, tmp_path / "dev", encoder="cnn", corpus="nestedclinbr", version="1.2.3",
+                              name=WHEEL_NAME, metrics_path=metrics_path)
+    assert result.wheel.name == f"{WHEEL_NAME}-1.2.3-py3-none-any.whl"
+    with zipfile.ZipFile(result.wheel) as wheel:
+        names = wheel.namelist()
+        meta = json.loads(wheel.read(f"{WHEEL_NAME}/{WHEEL_NAME}-1.2.3/meta.json"))
+        wheel_metadata = next(wheel.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
+    assert any(n.endswith("clinical_tagger/cfg") for n in names)
+    clinical = meta["clinical_pt"]
+    assert clinical["labels"] == ["Anatomia", "Problema", "Teste", "Tratamento"]
+    assert clinical["scheme"] == "IO" and clinical["encoder"] == "cnn" and clinical["spans_key"] == "sc"
+    assert clinical["threshold"] == chosen and "dev" in clinical["threshold_source"]
+    assert clinical["evaluation"]["token"]["micro"]["f1"] == metrics["token"]["IO"]["micro"]["f1"]
+    assert meta["performance"]["token_IO_micro_f1"] == round(metrics["token"]["IO"]["micro"]["f1"], 4)
+    assert meta["sources"][0]["name"] == "NestedClinBr" and meta["license"] == CORPORA["nestedclinbr"]["license"]
+    assert "Requires-Dist: spacy-clinical-pt<0.2.0,>=0.1.0" in wheel_metadata
+    # the packaged pipeline decodes at the threshold chosen on dev
+    packaged = spacy.load(result.wheel.parents[1] / WHEEL_NAME / f"{WHEEL_NAME}-1.2.3")
+    assert packaged.get_pipe("clinical_tagger").threshold == chosen
+
+    # a threshold chosen on the test set is never shipped
+    metrics["threshold"].update(policy="oracle", value=0.07, chosen_on="test")
+    oracle_path = tmp_path / "oracle.json"
+    oracle_path.write_text(json.dumps(metrics), encoding="utf8")
+    result = package_pipeline(model, tmp_path / "oracle", encoder="cnn", corpus="er_ner", name=WHEEL_NAME,
+                              metrics_path=oracle_path)
+    assert result.meta["clinical_pt"]["threshold"] == own != 0.07
+    assert "not applied" in result.meta["clinical_pt"]["threshold_source"]
+    assert result.meta["license"] == "CC BY-NC 4.0"
+
+
+def test_package_command_rejects_bad_input(tmp_path):
+    app = typer.Typer()
+    app.command("package")(package_command)
+    app.command("noop")(lambda: None)
+    result = CliRunner().invoke(app, ["package", str(tmp_path), str(tmp_path / "out"), "--encoder", "cnn",
+                                      "--corpus", "nestedclinbr"])
+    assert result.exit_code == 1 and "not a trained pipeline folder" in result.output
+
+
+def _fresh_venv(folder: Path) -> Path:
+    """A venv without pip whose path also holds this environment's site-packages (directory only)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    python = folder / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "_outer_site_packages.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf8")
+    return python
+
+
+def _package_wheel(folder: Path) -> Path:
+    """A wheel of spacy-clinical-pt built from a copy of this repository (no build/ left in the checkout)."""
+    source = folder / "source"
+    source.mkdir(parents=True)
+    shutil.copy(REPO / "pyproject.toml", source)
+    shutil.copy(REPO / "README.md", source)
+    shutil.copytree(REPO / "src", source / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+               "--wheel-dir", str(folder / "dist"), str(source)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return next((folder / "dist").glob("spacy_clinical_pt-*.whl"))
+
+
+@pytest.mark.slow
+def test_wheel_installs_in_a_fresh_venv_and_loads_by_name(trained, tmp_path):
+    model, metrics_path, _ = trained
+    result = package_pipeline(model, tmp_path / "packages", encoder="cnn", corpus="nestedclinbr",
+                              name=WHEEL_NAME, metrics_path=metrics_path)
+    packaged = spacy.load(result.wheel.parents[1] / WHEEL_NAME / f"{WHEEL_NAME}-{result.version}")
+    doc = packaged(NESTED_NOTE)
+    expected = sorted([s.start_char, s.end_char, s.label_] for s in doc.spans["sc"])
+    assert overlapping([tuple(s) for s in expected]), expected
+
+    venv = tmp_path / "venv"
+    python = _fresh_venv(venv)
+    isolated = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # nothing but the fresh venv's path
+    # --ignore-installed: the outer spacy-clinical-pt (seen through the .pth) must be neither "already
+    # satisfied" nor uninstalled; the fresh venv gets its own copy.
+    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+               "--no-index", "--ignore-installed", str(_package_wheel(tmp_path / "build")), str(result.wheel)]
+    done = subprocess.run(install, capture_output=True, text=True, env=isolated)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    run = subprocess.run([str(python), "-c", LOAD_BY_NAME, WHEEL_NAME, NESTED_NOTE], capture_output=True,
+                         text=True, cwd=tmp_path, env=isolated)
+    assert run.returncode == 0, run.stderr[-3000:]
+    loaded = json.loads(run.stdout.strip().splitlines()[-1])
+    # both the component's package and the pipeline come from the fresh environment
+    assert Path(loaded["module"]).is_relative_to(venv), loaded["module"]
+    assert Path(loaded["pipeline_module"]).is_relative_to(venv), loaded["pipeline_module"]
+    assert sorted(loaded["spans"]) == expected
+    assert all(0.0 < score <= 1.0 for score in loaded["scores"])
+    assert loaded["threshold"] == loaded["meta"]["threshold"] == result.meta["clinical_pt"]["threshold"]

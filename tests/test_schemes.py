@@ -1,0 +1,119 @@
+"""IO and BIO encoding and decoding on hand-made overlapping spans (pure numpy, no model)."""
+
+import numpy
+import pytest
+
+from spacy_clinical_pt.schemes import DecodedSpan, columns, decode, encode, label_matrix, threshold_vector
+
+LABELS = ["Problema", "Anatomia"]
+# "dor no peito esquerdo há dois dias": Problema covers 0-4, Anatomia 2-4 nested inside, a second Problema 5-7.
+SPANS = [(0, 4, "Problema"), (2, 4, "Anatomia"), (5, 7, "Problema")]
+
+
+def test_columns_per_scheme():
+    assert columns(LABELS, "IO") == ["I-Problema", "I-Anatomia"]
+    assert columns(LABELS, "BIO") == ["B-Problema", "I-Problema", "B-Anatomia", "I-Anatomia"]
+    with pytest.raises(ValueError, match="unknown annotation scheme 'BILOU'"):
+        columns(LABELS, "BILOU")
+
+
+def test_io_encoding_keeps_nested_labels_on_the_same_token():
+    matrix = encode(SPANS, 8, LABELS, "IO")
+    assert matrix.shape == (8, 2)
+    assert matrix[:, 0].tolist() == [1, 1, 1, 1, 0, 1, 1, 0]
+    assert matrix[:, 1].tolist() == [0, 0, 1, 1, 0, 0, 0, 0]
+
+
+def test_bio_encoding_marks_first_token_b_and_the_rest_i():
+    matrix = encode(SPANS, 8, LABELS, "BIO")
+    assert matrix.shape == (8, 4)
+    assert matrix[:, 0].tolist() == [1, 0, 0, 0, 0, 1, 0, 0]  # B-Problema
+    assert matrix[:, 1].tolist() == [0, 1, 1, 1, 0, 0, 1, 0]  # I-Problema
+    assert matrix[:, 2].tolist() == [0, 0, 1, 0, 0, 0, 0, 0]  # B-Anatomia
+    assert matrix[:, 3].tolist() == [0, 0, 0, 1, 0, 0, 0, 0]  # I-Anatomia
+
+
+@pytest.mark.parametrize("scheme", ["IO", "BIO"])
+def test_decode_inverts_encode_with_overlaps(scheme):
+    probs = encode(SPANS, 8, LABELS, scheme)
+    decoded = decode(probs, LABELS, scheme, 0.5)
+    assert [(s.start, s.end, s.label) for s in decoded] == sorted(SPANS)
+    assert all(s.score == 1.0 for s in decoded)
+
+
+def test_bio_keeps_adjacent_same_label_spans_apart_where_io_merges_them():
+    spans = [(0, 2, "Problema"), (2, 3, "Problema")]
+    assert [(s.start, s.end) for s in decode(encode(spans, 3, LABELS, "BIO"), LABELS, "BIO")] == [(0, 2), (2, 3)]
+    assert [(s.start, s.end) for s in decode(encode(spans, 3, LABELS, "IO"), LABELS, "IO")] == [(0, 3)]
+
+
+def test_io_decoding_takes_maximal_runs_and_mean_probability():
+    probs = numpy.array([[0.9, 0.1], [0.7, 0.6], [0.2, 0.8], [0.6, 0.1]], dtype="float32")
+    decoded = decode(probs, LABELS, "IO", 0.5)
+    assert decoded == [
+        DecodedSpan(0, 2, "Problema", pytest.approx(0.8)),
+        DecodedSpan(1, 3, "Anatomia", pytest.approx(0.7)),
+        DecodedSpan(3, 4, "Problema", pytest.approx(0.6)),
+    ]
+
+
+def test_bio_orphan_i_starts_a_span_only_when_asked():
+    # Columns B-Problema, I-Problema, B-Anatomia, I-Anatomia; token 1-2 are I-Problema without a B.
+    probs = numpy.zeros((4, 4), dtype="float32")
+    probs[1, 1] = probs[2, 1] = 0.8
+    probs[3, 0] = 0.9  # a B right after the run starts a new span
+    with_orphans = decode(probs, LABELS, "BIO", 0.5, start_on_orphan_i=True)
+    assert [(s.start, s.end, s.label) for s in with_orphans] == [(1, 3, "Problema"), (3, 4, "Problema")]
+    without = decode(probs, LABELS, "BIO", 0.5, start_on_orphan_i=False)
+    assert [(s.start, s.end, s.label) for s in without] == [(3, 4, "Problema")]
+
+
+def test_per_label_thresholds():
+    probs = numpy.array([[0.4, 0.4]], dtype="float32")
+    assert decode(probs, LABELS, "IO", {"Problema": 0.3}) == [DecodedSpan(0, 1, "Problema", pytest.approx(0.4))]
+    assert threshold_vector(LABELS, {"Anatomia": 0.2}).tolist() == pytest.approx([0.5, 0.2])
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, -0.1, 1.5, "0.5", True])
+def test_threshold_outside_zero_one_is_refused(bad):
+    with pytest.raises(ValueError, match="threshold"):
+        decode(numpy.zeros((1, 2), dtype="float32"), LABELS, "IO", bad)
+
+
+def test_threshold_for_unknown_label_is_refused():
+    with pytest.raises(ValueError, match="unknown label.*'Teste'"):
+        threshold_vector(LABELS, {"Teste": 0.5})
+
+
+def test_unknown_label_or_out_of_range_span_in_encode():
+    with pytest.raises(ValueError, match="label 'Teste', which is not among the labels"):
+        encode([(0, 1, "Teste")], 3, LABELS, "IO")
+    with pytest.raises(ValueError, match="outside a document of 3 tokens"):
+        encode([(2, 5, "Problema")], 3, LABELS, "IO")
+
+
+def test_empty_document_and_wrong_width():
+    assert encode([], 0, LABELS, "BIO").shape == (0, 4)
+    assert decode(numpy.zeros((0, 4), dtype="float32"), LABELS, "BIO") == []
+    with pytest.raises(ValueError, match="do not match 4 BIO columns"):
+        decode(numpy.zeros((3, 2), dtype="float32"), LABELS, "BIO")
+
+
+def test_label_matrix_is_the_io_matrix_whatever_the_scheme():
+    assert (label_matrix(SPANS, 8, LABELS) == encode(SPANS, 8, LABELS, "IO")).all()
+
+
+@pytest.mark.parametrize("scheme", ["IO", "BIO"])
+def test_whitespace_tokens_never_start_or_end_a_span(scheme):
+    # tokens: "\n" "dor" " " "peito" "\n" -- all above threshold; the newline alone after it too
+    probs = numpy.full((6, len(columns(LABELS, scheme))), 0.9, dtype="float32")
+    space = numpy.array([True, False, True, False, True, True])
+    decoded = decode(probs, LABELS, scheme, 0.5, space=space)
+    problema = [(s.start, s.end) for s in decoded if s.label == "Problema"]
+    if scheme == "IO":
+        assert problema == [(1, 4)]  # the inner space stays, the edges go
+    else:
+        assert problema == [(1, 2), (3, 4)]  # every token is a B: one span per non-space token
+    only_space = decode(numpy.full((2, len(columns(LABELS, scheme))), 0.9, dtype="float32"), LABELS, scheme,
+                        space=numpy.array([True, True]))
+    assert only_space == []

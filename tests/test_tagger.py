@@ -1,0 +1,282 @@
+"""The clinical_tagger component: overlapping spans out, loss and gradient, thresholds, serialization, nlp.pipe."""
+
+import numpy
+import pytest
+import spacy
+from spacy.tokens import Doc, Span
+from spacy.training import Example
+
+from spacy_clinical_pt.tagger import ClinicalTagger, best_non_overlapping
+
+# Short hand-written notes; Anatomia sits inside Problema, as in NestedClinBr.
+NOTES = [
+    ("Paciente com dor no peito há dois dias .", [(2, 5, "Problema"), (4, 5, "Anatomia")]),
+    ("Refere dor na perna direita .", [(1, 5, "Problema"), (3, 5, "Anatomia")]),
+    ("Nega febre .", [(1, 2, "Problema")]),
+    ("Edema no pé esquerdo desde ontem .", [(0, 4, "Problema"), (2, 4, "Anatomia")]),
+    ("Sem queixas .", []),
+    ("Tosse seca e dor no peito .", [(0, 2, "Problema"), (3, 6, "Problema"), (5, 6, "Anatomia")]),
+]
+LABELS = ("Anatomia", "Problema")
+SMALL_MODEL = {
+    "@architectures": "spacy_clinical_pt.MultilabelTokenTagger.v1",
+    "nO": None,
+    "tok2vec": {
+        "@architectures": "spacy.HashEmbedCNN.v2",
+        "pretrained_vectors": None,
+        "width": 32,
+        "depth": 2,
+        "embed_size": 500,
+        "window_size": 1,
+        "maxout_pieces": 2,
+        "subword_features": True,
+    },
+}
+
+
+def examples(nlp):
+    out = []
+    for text, spans in NOTES:
+        reference = nlp.make_doc(text)
+        reference.spans["sc"] = [Span(reference, s, e, label=label) for s, e, label in spans]
+        out.append(Example(nlp.make_doc(text), reference))
+    return out
+
+
+def train(scheme, steps=30, **config):
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("pt")
+    nlp.add_pipe("clinical_tagger", config={"scheme": scheme, "model": SMALL_MODEL, **config})
+    data = examples(nlp)
+    optimizer = nlp.initialize(lambda: data)
+    optimizer.learn_rate = 0.01  # a few dozen updates on six notes: learn fast
+    losses = []
+    for _ in range(steps):
+        losses.append(nlp.update(data, sgd=optimizer)["clinical_tagger"])
+    return nlp, losses
+
+
+@pytest.fixture(scope="module", params=["IO", "BIO"])
+def trained(request):
+    return train(request.param)
+
+
+def spans_of(doc, key="sc"):
+    return [(s.start, s.end, s.label_) for s in doc.spans[key]]
+
+
+def test_learns_overlapping_spans(trained):
+    nlp, losses = trained
+    assert losses[-1] < 0.1 * losses[0]
+    tagger = nlp.get_pipe("clinical_tagger")
+    assert tagger.labels == LABELS
+    for text, gold in NOTES:
+        doc = nlp(text)
+        assert spans_of(doc) == sorted((s, e, label) for s, e, label in gold)
+        scores = doc.spans["sc"].attrs["scores"]
+        assert len(scores) == len(doc.spans["sc"]) and ((scores > 0.5) & (scores <= 1.0)).all()
+        assert doc.spans["sc"].attrs["columns"] == tagger.columns
+
+
+def test_token_probabilities_are_on_the_doc(trained):
+    nlp, _ = trained
+    tagger = nlp.get_pipe("clinical_tagger")
+    doc = nlp(NOTES[0][0])
+    probs = doc._.clinical_probs
+    assert probs.shape == (len(doc), len(tagger.columns))
+    numpy.testing.assert_allclose(probs, tagger.predict_proba([nlp.make_doc(doc.text)])[0], rtol=1e-5, atol=1e-6)
+    # "peito" (token 4) is a one-token Anatomia: its I column in IO, its B column in BIO
+    anatomia = tagger.columns.index(("I-" if tagger.scheme == "IO" else "B-") + "Anatomia")
+    assert probs[4, anatomia] > 0.5 and probs[0, anatomia] < 0.5
+
+
+def test_empty_and_whitespace_docs(trained):
+    nlp, _ = trained
+    for text in ["", "   ", "\n\n"]:
+        doc = nlp(text)
+        assert list(doc.spans["sc"]) == []
+        assert doc._.clinical_probs.shape == (len(doc), len(nlp.get_pipe("clinical_tagger").columns))
+    docs = list(nlp.pipe(["", NOTES[2][0], "  "]))
+    assert spans_of(docs[1]) == [(1, 2, "Problema")]
+
+
+def test_threshold_can_change_after_training(trained):
+    nlp, _ = trained
+    tagger = nlp.get_pipe("clinical_tagger")
+    text = NOTES[0][0]
+    try:
+        tagger.threshold = 0.999999
+        assert len(nlp(text).spans["sc"]) < len(NOTES[0][1])
+        tagger.threshold = {"Anatomia": 0.999999}
+        doc = nlp(text)
+        assert [s.label_ for s in doc.spans["sc"]] == ["Problema"]
+    finally:
+        tagger.threshold = 0.5
+
+
+@pytest.mark.parametrize("bad", [0.0, 1.0, 1.2, -0.5])
+def test_threshold_outside_zero_one_is_refused(trained, bad):
+    nlp, _ = trained
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        nlp.get_pipe("clinical_tagger").threshold = bad
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        spacy.blank("pt").add_pipe("clinical_tagger", config={"threshold": bad})
+
+
+def test_threshold_for_unknown_label_is_refused(trained):
+    nlp, _ = trained
+    with pytest.raises(ValueError, match="unknown label.*'Teste'"):
+        nlp.get_pipe("clinical_tagger").threshold = {"Teste": 0.3}
+
+
+def test_unknown_scheme_or_weighting_is_refused():
+    with pytest.raises(ValueError, match="unknown annotation scheme 'IOB2'"):
+        spacy.blank("pt").add_pipe("clinical_tagger", config={"scheme": "IOB2"})
+    with pytest.raises(ValueError, match="unknown class_weighting 'focal'"):
+        spacy.blank("pt").add_pipe("clinical_tagger", config={"class_weighting": "focal"})
+
+
+def test_gold_label_unknown_to_the_component_is_a_clear_error(trained):
+    nlp, _ = trained
+    reference = nlp.make_doc("Nega febre .")
+    reference.spans["sc"] = [Span(reference, 1, 2, label="Teste")]
+    with pytest.raises(ValueError, match="label 'Teste', which is not among the labels"):
+        nlp.update([Example(nlp.make_doc("Nega febre ."), reference)])
+
+
+def test_no_labels_is_a_clear_error():
+    nlp = spacy.blank("pt")
+    nlp.add_pipe("clinical_tagger", config={"model": SMALL_MODEL})
+    doc = nlp.make_doc("Sem queixas .")
+    with pytest.raises(ValueError, match="no labels"):
+        nlp.initialize(lambda: [Example(doc, doc.copy())])
+
+
+def test_scores_report_span_and_token_level_f1(trained):
+    nlp, _ = trained
+    scores = nlp.evaluate(examples(nlp))
+    assert scores["spans_sc_f"] == 1.0
+    assert scores["spans_sc_token_micro_f"] == 1.0 and scores["spans_sc_token_macro_f"] == 1.0
+    tagger = nlp.get_pipe("clinical_tagger")
+    try:
+        tagger.threshold = {"Anatomia": 0.999999}  # Anatomia disappears: Problema stays perfect
+        scores = nlp.evaluate(examples(nlp))
+    finally:
+        tagger.threshold = 0.5
+    per_type = scores["spans_sc_token_per_type"]
+    assert per_type["Problema"]["f"] == 1.0 and per_type["Anatomia"]["r"] == 0.0
+    # 13 Problema tokens and 5 Anatomia tokens in gold; only the Problema ones are found.
+    assert scores["spans_sc_token_micro_r"] == pytest.approx(17 / 23)
+    assert scores["spans_sc_token_macro_f"] == pytest.approx(0.5)
+
+
+def test_loss_gradient_matches_finite_differences():
+    nlp, _ = train("BIO", steps=0, class_weighting="none")
+    tagger = nlp.get_pipe("clinical_tagger")
+    tagger.cfg["class_weights"] = {c: w for c, w in zip(tagger.columns, [1.0, 2.5, 4.0, 1.0])}
+    data = examples(nlp)[:2]
+    rng = numpy.random.default_rng(0)
+    logits = [rng.normal(size=(len(eg.predicted), 4)).astype("float64") for eg in data]
+    loss, grads = tagger.get_loss(data, logits)
+    eps = 1e-3
+    for doc_i, row, col in [(0, 2, 1), (0, 4, 2), (1, 1, 0), (1, 3, 3)]:
+        shifted = [x.copy() for x in logits]
+        shifted[doc_i][row, col] += eps
+        up, _ = tagger.get_loss(data, shifted)
+        shifted[doc_i][row, col] -= 2 * eps
+        down, _ = tagger.get_loss(data, shifted)
+        assert grads[doc_i][row, col] == pytest.approx((up - down) / (2 * eps), rel=2e-2, abs=1e-6)
+    # The weighted BCE of a single positive element: w * softplus(-x).
+    one = [numpy.array([[0.3, 0.0, 0.0, 0.0]])]
+    doc = nlp.make_doc("dor")
+    reference = doc.copy()
+    reference.spans["sc"] = [Span(reference, 0, 1, label="Anatomia")]
+    single_loss, _ = tagger.get_loss([Example(doc, reference)], one)
+    expected = (1.0 * numpy.log1p(numpy.exp(-0.3)) + 3 * numpy.log(2.0)) / 4
+    assert single_loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_clamped_default_weights_are_stored_and_logged(trained):
+    nlp, _ = trained
+    tagger = nlp.get_pipe("clinical_tagger")
+    weights = tagger.class_weights
+    assert set(weights) == set(tagger.columns) and min(weights.values()) >= 1.0
+    # 6 notes, Anatomia in 4 of them: 2/4 clamped to 1; Problema in 5: 1/5 clamped to 1.
+    if tagger.scheme == "IO":
+        assert weights == {"I-Anatomia": 1.0, "I-Problema": 1.0}
+
+
+def test_store_ents_keeps_the_best_non_overlapping_spans():
+    doc = spacy.blank("pt").make_doc("dor no peito esquerdo")
+    spans = [Span(doc, 0, 4, label="Problema"), Span(doc, 2, 4, label="Anatomia"), Span(doc, 0, 1, label="X")]
+    assert [(s.start, s.end) for s in best_non_overlapping(spans, [0.7, 0.9, 0.6])] == [(0, 1), (2, 4)]
+    nlp, _ = train("IO", store_ents=True)
+    doc = nlp(NOTES[0][0])
+    assert len(doc.ents) == 1 and len(doc.spans["sc"]) == 2
+
+
+def test_serialization_round_trip(trained, tmp_path):
+    nlp, _ = trained
+    texts = [text for text, _ in NOTES]
+    expected = [spans_of(doc) for doc in nlp.pipe(texts)]
+    nlp.to_disk(tmp_path / "pipeline")
+    loaded = spacy.load(tmp_path / "pipeline")
+    assert [spans_of(doc) for doc in loaded.pipe(texts)] == expected
+    tagger = loaded.get_pipe("clinical_tagger")
+    assert isinstance(tagger, ClinicalTagger)
+    assert tagger.labels == LABELS and tagger.class_weights == nlp.get_pipe("clinical_tagger").class_weights
+    from_bytes = spacy.blank("pt")
+    from_bytes.add_pipe("clinical_tagger", config={"model": SMALL_MODEL, "scheme": tagger.scheme})
+    from_bytes.from_bytes(nlp.to_bytes())
+    assert [spans_of(doc) for doc in from_bytes.pipe(texts)] == expected
+    doc = nlp(texts[0])
+    restored = Doc(nlp.vocab).from_bytes(doc.to_bytes())
+    numpy.testing.assert_array_equal(restored._.clinical_probs, doc._.clinical_probs)
+    numpy.testing.assert_array_equal(restored.spans["sc"].attrs["scores"], doc.spans["sc"].attrs["scores"])
+
+
+def test_threshold_mapping_survives_serialization(trained, tmp_path):
+    nlp, _ = trained
+    tagger = nlp.get_pipe("clinical_tagger")
+    try:
+        tagger.threshold = {"Anatomia": 0.7}
+        nlp.to_disk(tmp_path / "pipeline")
+    finally:
+        tagger.threshold = 0.5
+    # srsly's JSON reader may give back 0.7000000000000001
+    assert spacy.load(tmp_path / "pipeline").get_pipe("clinical_tagger").threshold == {"Anatomia": pytest.approx(0.7)}
+
+
+def test_pipe_with_two_processes_equals_one_by_one(trained):
+    nlp, _ = trained
+    texts = [text for text, _ in NOTES] * 3 + ["", "  "]
+    one_by_one = [nlp(text) for text in texts]
+    batched = list(nlp.pipe(texts, batch_size=4, n_process=2))
+    assert [spans_of(doc) for doc in batched] == [spans_of(doc) for doc in one_by_one]
+    for a, b in zip(batched, one_by_one):
+        numpy.testing.assert_allclose(a._.clinical_probs, b._.clinical_probs, rtol=1e-5, atol=1e-6)
+        numpy.testing.assert_allclose(a.spans["sc"].attrs["scores"], b.spans["sc"].attrs["scores"], rtol=1e-5)
+
+
+def test_labels_given_at_initialize_keep_their_order_and_refuse_later_additions():
+    nlp = spacy.blank("pt")
+    tagger = nlp.add_pipe("clinical_tagger", config={"model": SMALL_MODEL, "scheme": "BIO"})
+    data = examples(nlp)
+    nlp.initialize(lambda: data)  # labels read from the data, sorted
+    assert tagger.labels == LABELS
+    other = spacy.blank("pt")
+    tagger = other.add_pipe("clinical_tagger", config={"model": SMALL_MODEL, "scheme": "BIO"})
+    tagger.initialize(lambda: examples(other), nlp=other, labels=["Problema", "Anatomia", "Teste"])
+    assert tagger.columns == ["B-Problema", "I-Problema", "B-Anatomia", "I-Anatomia", "B-Teste", "I-Teste"]
+    assert tagger.model.get_ref("output_layer").get_dim("nO") == 6
+    with pytest.raises(ValueError, match="cannot add label 'Tratamento'.*already initialized"):
+        tagger.add_label("Tratamento")
+
+
+def test_paper_weights_warn_when_they_collapse():
+    from spacy_clinical_pt.weights import ClassWeightWarning
+
+    # Problema is in 5 of the 6 notes: N'/N = 1/5 weights its positives down.
+    with pytest.warns(ClassWeightWarning, match="I-Problema is 0.200 < 1"):
+        nlp, _ = train("IO", steps=0, class_weighting="inverse_doc_freq")
+    assert nlp.get_pipe("clinical_tagger").class_weights == {"I-Anatomia": 0.5, "I-Problema": pytest.approx(0.2)}

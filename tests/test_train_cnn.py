@@ -1,0 +1,141 @@
+"""`spacy train configs/cnn.cfg` end to end on a dozen hand-written notes, in IO and BIO.
+
+The loss goes down, the pipeline is saved, and a fresh Python process that never imports spacy_clinical_pt
+loads it through the entry points and predicts the same spans as the trained pipeline in memory.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.tokens import DocBin
+
+from spacy_clinical_pt.corpus import ConversionReport, Entity, Record, build_docs
+from spacy_clinical_pt.tokenizer import clinical_nlp
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = REPO / "configs" / "cnn.cfg"
+
+# Hand-written notes; each entity is (text inside the note, label), found left to right. Anatomia often sits
+# inside a Problema or a Teste, as in NestedClinBr.
+NOTES = [
+    ("Paciente refere dor no peito há dois dias.", [("dor no peito", "Problema"), ("peito", "Anatomia")]),
+    ("Nega febre. Em uso de losartana 50mg.", [("febre", "Problema"), ("losartana", "Tratamento")]),
+    ("Raio-x de tórax sem alterações.", [("Raio-x de tórax", "Teste"), ("tórax", "Anatomia")]),
+    ("Edema em membro inferior esquerdo.", [("Edema em membro inferior esquerdo", "Problema"),
+                                            ("membro inferior esquerdo", "Anatomia")]),
+    ("Iniciado captopril e furosemida.", [("captopril", "Tratamento"), ("furosemida", "Tratamento")]),
+    ("Hemograma normal, creatinina 1,2.", [("Hemograma", "Teste"), ("creatinina", "Teste")]),
+    ("Dor abdominal intensa e náusea.", [("Dor abdominal intensa", "Problema"), ("abdominal", "Anatomia"),
+                                         ("náusea", "Problema")]),
+    ("Sem queixas hoje.", []),
+    ("Ecocardiograma mostra fração de ejeção reduzida.", [("Ecocardiograma", "Teste"),
+                                                          ("fração de ejeção reduzida", "Problema")]),
+    ("Tosse seca há uma semana, sem febre.", [("Tosse seca", "Problema"), ("febre", "Problema")]),
+    ("Prescrito omeprazol para dor no estômago.", [("omeprazol", "Tratamento"), ("dor no estômago", "Problema"),
+                                                   ("estômago", "Anatomia")]),
+    ("Tomografia de crânio sem lesões.", [("Tomografia de crânio", "Teste"), ("crânio", "Anatomia")]),
+]
+
+
+def records():
+    for number, (text, entities) in enumerate(NOTES):
+        found, cursor = [], {}
+        for piece, label in entities:
+            start = text.index(piece, cursor.get(piece, 0))
+            cursor[piece] = start + 1
+            found.append(Entity(start, start + len(piece), label, id=f"T{len(found) + 1}"))
+        yield Record(f"note{number}", text, found)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("corpus")
+    report = ConversionReport()
+    docs = list(build_docs(clinical_nlp(), records(), report))
+    assert report.entities == sum(len(e) for _, e in NOTES)
+    DocBin(docs=docs).to_disk(folder / "train.spacy")
+    DocBin(docs=docs[:4]).to_disk(folder / "dev.spacy")
+    return folder
+
+
+class Recorder:
+    """A training logger that keeps the pipeline and each evaluation window's loss."""
+
+    nlp = None
+    losses: list = []
+
+    def __call__(self, nlp, stdout=sys.stdout, stderr=sys.stderr):
+        Recorder.nlp, Recorder.losses = nlp, []
+
+        def log_step(info):
+            if info is not None:
+                Recorder.losses.append(info["losses"]["clinical_tagger"])
+
+        return log_step, lambda: None
+
+
+spacy.registry.loggers.register("test_clinical_pt.recorder.v1", func=lambda: Recorder())
+
+LOAD_AND_PREDICT = """
+import json, sys, spacy
+assert "spacy_clinical_pt" not in sys.modules
+texts = json.loads(sys.argv[1])
+out = {}
+for path in sys.argv[2:]:
+    nlp = spacy.load(path)
+    out[path] = [[[s.start, s.end, s.label_] for s in doc.spans["sc"]] for doc in nlp.pipe(texts)]
+print(json.dumps(out))
+"""
+TEXTS = [text for text, _ in NOTES] + ["Paciente com dor no peito e febre.", ""]
+
+
+@pytest.fixture(scope="module")
+def trained(corpus, tmp_path_factory):
+    """Train configs/cnn.cfg in IO and BIO: {scheme: (saved pipeline, losses per window, spans predicted)}."""
+    from spacy.cli.train import train
+
+    results = {}
+    for scheme in ("IO", "BIO"):
+        output = tmp_path_factory.mktemp(f"model_{scheme}")
+        overrides = {
+            "paths.train": str(corpus / "train.spacy"),
+            "paths.dev": str(corpus / "dev.spacy"),
+            "components.clinical_tagger.scheme": scheme,
+            # a narrower, shallower CNN keeps the test fast; everything else is the shipped config
+            "components.tok2vec.model.encode.width": 48,
+            "components.tok2vec.model.encode.depth": 2,
+            "training.max_steps": 50,
+            "training.eval_frequency": 10,
+            "training.logger": {"@loggers": "test_clinical_pt.recorder.v1"},
+        }
+        train(CONFIG, output, overrides=overrides)
+        assert Recorder.nlp.get_pipe("clinical_tagger").scheme == scheme
+        expected = [[[s.start, s.end, s.label_] for s in doc.spans["sc"]] for doc in Recorder.nlp.pipe(TEXTS)]
+        results[scheme] = (output / "model-last", list(Recorder.losses), expected)
+    return results
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["IO", "BIO"])
+def test_loss_goes_down_and_pipeline_is_saved(trained, scheme):
+    saved, losses, expected = trained[scheme]
+    assert len(losses) >= 5
+    assert losses[-1] < 0.5 * losses[1], losses  # window 0 is the single step before the first evaluation
+    assert any(expected), "the trained pipeline predicts no span at all"
+    assert (saved / "clinical_tagger" / "cfg").exists() and (saved / "config.cfg").exists()
+
+
+@pytest.mark.slow
+def test_saved_pipelines_reload_through_entry_points_with_the_same_spans(trained):
+    paths = [str(trained[scheme][0]) for scheme in ("IO", "BIO")]
+    result = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_PREDICT, json.dumps(TEXTS), *paths], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    reloaded = json.loads(result.stdout.strip().splitlines()[-1])
+    for scheme, path in zip(("IO", "BIO"), paths):
+        assert reloaded[path] == trained[scheme][2], scheme
