@@ -15,6 +15,7 @@ import typer
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
+from clinical_notes import NOTES, note_records
 from spacy_clinical_pt.annotate import (
     EXIT_PARTIAL,
     AnnotationReport,
@@ -25,48 +26,21 @@ from spacy_clinical_pt.annotate import (
     write_annotations,
 )
 from spacy_clinical_pt.convert import convert_path, load_docs
-from spacy_clinical_pt.corpus import ConversionError, ConversionReport, Entity, Record, build_docs
+from spacy_clinical_pt.corpus import ConversionError, ConversionReport, build_docs
 from spacy_clinical_pt.tokenizer import clinical_nlp
 
 REPO = Path(__file__).resolve().parents[1]
 CNN_CONFIG = REPO / "configs" / "cnn.cfg"
 
-# Hand-written notes (no patient text); each entity is (text inside the note, label), found left to right.
-# `Anatomia` sits inside `Problema` or `Teste`, as in NestedClinBr.
-NOTES = [
-    ("Paciente refere dor no peito há dois dias.", [("dor no peito", "Problema"), ("peito", "Anatomia")]),
-    ("Nega febre. Em uso de losartana 50mg.", [("febre", "Problema"), ("losartana", "Tratamento")]),
-    ("Raio-x de tórax sem alterações.", [("Raio-x de tórax", "Teste"), ("tórax", "Anatomia")]),
-    ("Edema em membro inferior esquerdo.", [("Edema em membro inferior esquerdo", "Problema"),
-                                            ("membro inferior esquerdo", "Anatomia")]),
-    ("Iniciado captopril e furosemida.", [("captopril", "Tratamento"), ("furosemida", "Tratamento")]),
-    ("Tomografia de crânio sem lesões.", [("Tomografia de crânio", "Teste"), ("crânio", "Anatomia")]),
-    ("Dor abdominal intensa e náusea.", [("Dor abdominal intensa", "Problema"), ("abdominal", "Anatomia"),
-                                         ("náusea", "Problema")]),
-    ("Sem queixas hoje.", []),
-    ("Prescrito omeprazol para dor no estômago.", [("omeprazol", "Tratamento"), ("dor no estômago", "Problema"),
-                                                   ("estômago", "Anatomia")]),
-    ("Tosse seca há uma semana, sem febre.", [("Tosse seca", "Problema"), ("febre", "Problema")]),
-]
 # A note with nested entities that the tiny pipeline learns to find (it is one of its training notes).
 NESTED_NOTE = NOTES[0][0]
-
-
-def _records():
-    for number, (text, entities) in enumerate(NOTES):
-        found, cursor = [], {}
-        for piece, label in entities:
-            start = text.index(piece, cursor.get(piece, 0))
-            cursor[piece] = start + 1
-            found.append(Entity(start, start + len(piece), label, id=f"T{len(found) + 1}"))
-        yield Record(f"note{number}", text, found)
 
 
 def train_tiny_pipeline(folder: Path, steps: int = 300) -> Path:
     """Train `configs/cnn.cfg` (narrowed) on NOTES in `folder`; RETURNS the saved pipeline (model-last)."""
     from spacy.cli.train import train
 
-    docs = list(build_docs(clinical_nlp(), _records(), ConversionReport()))
+    docs = list(build_docs(clinical_nlp(), note_records(), ConversionReport()))
     DocBin(docs=docs).to_disk(folder / "train.spacy")
     DocBin(docs=docs[:4]).to_disk(folder / "dev.spacy")
     overrides = {

@@ -11,25 +11,12 @@ from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from typer.testing import CliRunner
 
+from clinical_notes import SMALL_TAGGER_MODEL
 from spacy_clinical_pt.evaluate import ORACLE_NOTE, evaluate_command, evaluate_pipeline, sha256_of
 from spacy_clinical_pt.schemes import encode
 
 LABELS = ["Anatomia", "Problema"]
 CLINICAL_TOKENIZER = {"nlp": {"tokenizer": {"@tokenizers": "spacy_clinical_pt.ClinicalTokenizer.v1"}}}
-SMALL_MODEL = {
-    "@architectures": "spacy_clinical_pt.MultilabelTokenTagger.v1",
-    "nO": None,
-    "tok2vec": {
-        "@architectures": "spacy.HashEmbedCNN.v2",
-        "pretrained_vectors": None,
-        "width": 32,
-        "depth": 2,
-        "embed_size": 500,
-        "window_size": 1,
-        "maxout_pieces": 2,
-        "subword_features": True,
-    },
-}
 # (text, gold spans in clinical-tokenizer tokens). Token 4 of the first note is a "\n" whitespace token.
 TEST = [
     ("Dor no peito .\nNega febre .", [(0, 3, "Problema"), (2, 3, "Anatomia"), (6, 7, "Problema")]),
@@ -72,7 +59,7 @@ def designed_probs(doc, gold):
 
 def tagger_pipeline(scheme="IO"):
     nlp = spacy.blank("pt", config=CLINICAL_TOKENIZER)
-    nlp.add_pipe("clinical_tagger", config={"scheme": scheme, "model": SMALL_MODEL})
+    nlp.add_pipe("clinical_tagger", config={"scheme": scheme, "model": SMALL_TAGGER_MODEL})
     examples = [Example(nlp.make_doc(d.text), d) for d in make_docs(nlp, TRAIN)]
     nlp.initialize(lambda: examples)
     return nlp

@@ -6,6 +6,7 @@ import spacy
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
+from clinical_notes import SMALL_TAGGER_MODEL
 from spacy_clinical_pt.tagger import ClinicalTagger, best_non_overlapping
 
 # Short hand-written notes; Anatomia sits inside Problema, as in NestedClinBr.
@@ -18,20 +19,6 @@ NOTES = [
     ("Tosse seca e dor no peito .", [(0, 2, "Problema"), (3, 6, "Problema"), (5, 6, "Anatomia")]),
 ]
 LABELS = ("Anatomia", "Problema")
-SMALL_MODEL = {
-    "@architectures": "spacy_clinical_pt.MultilabelTokenTagger.v1",
-    "nO": None,
-    "tok2vec": {
-        "@architectures": "spacy.HashEmbedCNN.v2",
-        "pretrained_vectors": None,
-        "width": 32,
-        "depth": 2,
-        "embed_size": 500,
-        "window_size": 1,
-        "maxout_pieces": 2,
-        "subword_features": True,
-    },
-}
 
 
 def examples(nlp):
@@ -46,7 +33,7 @@ def examples(nlp):
 def train(scheme, steps=30, **config):
     spacy.util.fix_random_seed(0)
     nlp = spacy.blank("pt")
-    nlp.add_pipe("clinical_tagger", config={"scheme": scheme, "model": SMALL_MODEL, **config})
+    nlp.add_pipe("clinical_tagger", config={"scheme": scheme, "model": SMALL_TAGGER_MODEL, **config})
     data = examples(nlp)
     optimizer = nlp.initialize(lambda: data)
     optimizer.learn_rate = 0.01  # a few dozen updates on six notes: learn fast
@@ -146,7 +133,7 @@ def test_gold_label_unknown_to_the_component_is_a_clear_error(trained):
 
 def test_no_labels_is_a_clear_error():
     nlp = spacy.blank("pt")
-    nlp.add_pipe("clinical_tagger", config={"model": SMALL_MODEL})
+    nlp.add_pipe("clinical_tagger", config={"model": SMALL_TAGGER_MODEL})
     doc = nlp.make_doc("Sem queixas .")
     with pytest.raises(ValueError, match="no labels"):
         nlp.initialize(lambda: [Example(doc, doc.copy())])
@@ -226,7 +213,7 @@ def test_serialization_round_trip(trained, tmp_path):
     assert isinstance(tagger, ClinicalTagger)
     assert tagger.labels == LABELS and tagger.class_weights == nlp.get_pipe("clinical_tagger").class_weights
     from_bytes = spacy.blank("pt")
-    from_bytes.add_pipe("clinical_tagger", config={"model": SMALL_MODEL, "scheme": tagger.scheme})
+    from_bytes.add_pipe("clinical_tagger", config={"model": SMALL_TAGGER_MODEL, "scheme": tagger.scheme})
     from_bytes.from_bytes(nlp.to_bytes())
     assert [spans_of(doc) for doc in from_bytes.pipe(texts)] == expected
     doc = nlp(texts[0])
@@ -260,12 +247,12 @@ def test_pipe_with_two_processes_equals_one_by_one(trained):
 
 def test_labels_given_at_initialize_keep_their_order_and_refuse_later_additions():
     nlp = spacy.blank("pt")
-    tagger = nlp.add_pipe("clinical_tagger", config={"model": SMALL_MODEL, "scheme": "BIO"})
+    tagger = nlp.add_pipe("clinical_tagger", config={"model": SMALL_TAGGER_MODEL, "scheme": "BIO"})
     data = examples(nlp)
     nlp.initialize(lambda: data)  # labels read from the data, sorted
     assert tagger.labels == LABELS
     other = spacy.blank("pt")
-    tagger = other.add_pipe("clinical_tagger", config={"model": SMALL_MODEL, "scheme": "BIO"})
+    tagger = other.add_pipe("clinical_tagger", config={"model": SMALL_TAGGER_MODEL, "scheme": "BIO"})
     tagger.initialize(lambda: examples(other), nlp=other, labels=["Problema", "Anatomia", "Teste"])
     assert tagger.columns == ["B-Problema", "I-Problema", "B-Anatomia", "I-Anatomia", "B-Teste", "I-Teste"]
     assert tagger.model.get_ref("output_layer").get_dim("nO") == 6

@@ -13,49 +13,18 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from spacy_clinical_pt.corpus import ConversionReport, Entity, Record, build_docs
+from clinical_notes import NOTES, note_records
+from spacy_clinical_pt.corpus import ConversionReport, build_docs
 from spacy_clinical_pt.tokenizer import clinical_nlp
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "cnn.cfg"
 
-# Hand-written notes; each entity is (text inside the note, label), found left to right. Anatomia often sits
-# inside a Problema or a Teste, as in NestedClinBr.
-NOTES = [
-    ("Paciente refere dor no peito há dois dias.", [("dor no peito", "Problema"), ("peito", "Anatomia")]),
-    ("Nega febre. Em uso de losartana 50mg.", [("febre", "Problema"), ("losartana", "Tratamento")]),
-    ("Raio-x de tórax sem alterações.", [("Raio-x de tórax", "Teste"), ("tórax", "Anatomia")]),
-    ("Edema em membro inferior esquerdo.", [("Edema em membro inferior esquerdo", "Problema"),
-                                            ("membro inferior esquerdo", "Anatomia")]),
-    ("Iniciado captopril e furosemida.", [("captopril", "Tratamento"), ("furosemida", "Tratamento")]),
-    ("Hemograma normal, creatinina 1,2.", [("Hemograma", "Teste"), ("creatinina", "Teste")]),
-    ("Dor abdominal intensa e náusea.", [("Dor abdominal intensa", "Problema"), ("abdominal", "Anatomia"),
-                                         ("náusea", "Problema")]),
-    ("Sem queixas hoje.", []),
-    ("Ecocardiograma mostra fração de ejeção reduzida.", [("Ecocardiograma", "Teste"),
-                                                          ("fração de ejeção reduzida", "Problema")]),
-    ("Tosse seca há uma semana, sem febre.", [("Tosse seca", "Problema"), ("febre", "Problema")]),
-    ("Prescrito omeprazol para dor no estômago.", [("omeprazol", "Tratamento"), ("dor no estômago", "Problema"),
-                                                   ("estômago", "Anatomia")]),
-    ("Tomografia de crânio sem lesões.", [("Tomografia de crânio", "Teste"), ("crânio", "Anatomia")]),
-]
-
-
-def records():
-    for number, (text, entities) in enumerate(NOTES):
-        found, cursor = [], {}
-        for piece, label in entities:
-            start = text.index(piece, cursor.get(piece, 0))
-            cursor[piece] = start + 1
-            found.append(Entity(start, start + len(piece), label, id=f"T{len(found) + 1}"))
-        yield Record(f"note{number}", text, found)
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     folder = tmp_path_factory.mktemp("corpus")
     report = ConversionReport()
-    docs = list(build_docs(clinical_nlp(), records(), report))
+    docs = list(build_docs(clinical_nlp(), note_records(), report))
     assert report.entities == sum(len(e) for _, e in NOTES)
     DocBin(docs=docs).to_disk(folder / "train.spacy")
     DocBin(docs=docs[:4]).to_disk(folder / "dev.spacy")
