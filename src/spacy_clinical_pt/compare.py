@@ -28,6 +28,7 @@ import numpy
 import typer
 from scipy import stats
 
+from .evaluate import write_csv
 from .plots import plot_combined_pr
 
 # The headline metrics of a run: name -> path in metrics.json ("{scheme}" is the run's token matrix).
@@ -195,15 +196,6 @@ def render_aggregate(rows: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def _write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> Path:
-    with open(path, "w", newline="", encoding="utf8") as handle:
-        if rows:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    return path
-
-
 def _load_runs(run_dirs: Sequence[Path], group_by: str) -> list[Run]:
     if not run_dirs:
         raise ValueError("give at least one run folder (each holding a metrics.json)")
@@ -229,7 +221,7 @@ def aggregate_command(
     rows = aggregate_runs(runs)
     output.mkdir(parents=True, exist_ok=True)
     (output / "aggregate.md").write_text(render_aggregate(rows), encoding="utf8")
-    _write_csv(rows, output / "aggregate.csv")
+    write_csv(rows, output / "aggregate.csv")
     (output / "aggregate.json").write_text(json.dumps(rows, indent=2), encoding="utf8")
     for r in rows:
         typer.echo(
@@ -491,7 +483,7 @@ def compare_command(
     output.mkdir(parents=True, exist_ok=True)
     header, rows = table5(runs)
     (output / "table5.md").write_text(render_table5(header, rows, policies, len(runs)), encoding="utf8")
-    _write_csv([dict(zip(header, row)) for row in rows], output / "table5.csv")
+    write_csv([dict(zip(header, row)) for row in rows], output / "table5.csv")
     result["metric"] = metric.value
     result["blocks"] = [list(k) for k in keys]
     result["scores"] = scores
@@ -500,7 +492,7 @@ def compare_command(
     curves, curve_rows = combined_pr(runs)
     written = ["table5.md", "table5.csv", "stats.json", "stats.md"]
     if curves:
-        _write_csv(curve_rows, output / "pr_combined.csv")
+        write_csv(curve_rows, output / "pr_combined.csv")
         notes = "; ".join(POLICY_NOTE.get(p, p) for p in policies)
         subtitle = f"token level, micro-averaged; thresholds 0.01-0.99; {notes}"
         plot_combined_pr(curves, output / "pr_combined.png", "Precision-recall of the compared models", subtitle)
