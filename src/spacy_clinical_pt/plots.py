@@ -35,6 +35,17 @@ def _title(title: str, subtitle: str) -> str:
     return title + ("\n" + "\n".join(textwrap.wrap(subtitle, 90)) if subtitle else "")
 
 
+def _save(fig: Any, ax: Any, path: str | Path, title: str, subtitle: str, legend_loc: str) -> Path:
+    """Title, grid and legend on `ax`, then write the figure to `path` and close it."""
+    ax.set_title(_title(title, subtitle), fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc=legend_loc, fontsize=8, framealpha=0.9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return Path(path)
+
+
 def _iso_f1(ax: Any) -> None:
     recall = numpy.linspace(0.01, 1.0, 200)
     for f in ISO_F1:
@@ -90,13 +101,7 @@ def plot_pr_curves(
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("Recall (share of gold token-label cells found)")
     ax.set_ylabel("Precision (share of predicted token-label cells that are gold)")
-    ax.set_title(_title(title, subtitle), fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, title, subtitle, "lower left")
 
 
 def plot_roc_curves(
@@ -128,13 +133,7 @@ def plot_roc_curves(
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("False positive rate (non-gold token-label cells predicted)")
     ax.set_ylabel("True positive rate (recall)")
-    ax.set_title(_title(title, subtitle), fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8, framealpha=0.9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, title, subtitle, "lower right")
 
 
 def plot_combined_pr(
@@ -159,10 +158,4 @@ def plot_combined_pr(
     ax.set_ylim(0, 1.05)
     ax.set_xlabel("Recall (micro-averaged over token-label cells)")
     ax.set_ylabel("Precision (micro-averaged over token-label cells)")
-    ax.set_title(_title(title, subtitle), fontsize=10)
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower left", fontsize=8, framealpha=0.9)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, title, subtitle, "lower left")
