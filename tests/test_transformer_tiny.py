@@ -210,6 +210,31 @@ def test_a_3000_word_note_is_fully_covered(trained):
     assert all(pieces_per_token[t.i] > 0 for t in doc[-20:] if not t.is_space)
 
 
+@pytest.mark.slow
+def test_a_loaded_pipeline_counts_with_its_own_tokenizer_offline(trained, caplog, tmp_path):
+    """The span getter counts with the tokenizer saved in the pipeline, not by the encoder's name: a pipeline
+    installed where that name cannot be loaded (offline, no hub cache) windows a note exactly as where it was
+    trained, with no fallback to the byte bound."""
+    import logging
+
+    kind, model_dir, _ = trained
+    text = long_note(600, seed=2)
+    here = spacy.load(model_dir)
+    windows = [(w.start, w.end) for w in here.get_pipe("transformer").model.attrs["get_spans"]([here(text)])[0]]
+    unreachable = {"components": {"transformer": {"model": {"get_spans": {"tokenizer": str(tmp_path / "hub")}}}}}
+    with caplog.at_level(logging.WARNING, logger="spacy_clinical_pt.span_getters"):
+        offline = spacy.load(model_dir, config=unreachable)
+        doc = offline(text)
+    getter = offline.get_pipe("transformer").model.attrs["get_spans"]
+    assert getter.tokenizer_name == str(tmp_path / "hub")
+    assert getter.tokenizer is offline.get_pipe("transformer").model.tokenizer
+    assert "byte bound" not in caplog.text
+    assert [(w.start, w.end) for w in getter([doc])[0]] == windows
+    # The byte bound would have cut this note into more, smaller windows.
+    unbound = type(getter)(getter.window, getter.stride, getter.max_wordpieces, tokenizer=None)
+    assert len(unbound([doc])[0]) > len(windows)
+
+
 def test_encoder_table_covers_the_paper():
     paper = {
         "jhu-clsp/mmBERT-base", "jhu-clsp/mmBERT-small", "pucpr/biobertpt-all", "pucpr/biobertpt-clin",

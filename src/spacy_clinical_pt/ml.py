@@ -3,11 +3,15 @@
 `spacy_clinical_pt.MultilabelTokenTagger.v1`: tok2vec -> one linear layer -> one logit per token and output
 column. The sigmoid is not part of the model: `ClinicalTagger.predict` applies it and the loss works on the
 logits directly (binary cross-entropy with logits is numerically stable where sigmoid-then-log is not).
+
+`spacy_clinical_pt.TransformerModel.v1`: spacy-transformers' `TransformerModel.v3`, with its span getter bound to
+the model, so that a `wordpiece_budget_spans` getter counts wordpieces with the tokenizer the transformer really
+uses (the one saved inside the pipeline), even offline where the encoder's hub name cannot be loaded.
 """
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from spacy.tokens import Doc
 from spacy.util import registry
@@ -33,4 +37,29 @@ def build_multilabel_token_tagger(
     model.name = "multilabel_token_tagger"
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
+    return model
+
+
+@registry.architectures("spacy_clinical_pt.TransformerModel.v1")
+def build_transformer_model(
+    name: str,
+    get_spans: Callable,
+    tokenizer_config: dict = {},
+    transformer_config: dict = {},
+    mixed_precision: bool = False,
+    grad_scaler_config: dict = {},
+) -> Model:
+    """spacy-transformers' `TransformerModel.v3` (same arguments), its span getter bound to the model.
+
+    get_spans: the window getter; one with a `bind(model)` method (`wordpiece_budget_spans.v1`) is given the
+        model, and reads the model's own Hugging Face tokenizer once the transformer is initialized or loaded.
+    RETURNS: the `TransformerModel`, unchanged otherwise.
+    """
+    from spacy_transformers.architectures import create_TransformerModel_v3
+
+    model = create_TransformerModel_v3(
+        name, get_spans, tokenizer_config, transformer_config, mixed_precision, grad_scaler_config
+    )
+    if hasattr(get_spans, "bind"):
+        get_spans.bind(model)
     return model

@@ -12,8 +12,11 @@ The paper's own code truncates whole notes at 512 subwords and never sees 18 of 
 window every `stride` tokens, so windows overlap and every token is in at least one) and shrinks any window
 whose wordpieces would exceed `max_wordpieces`.
 
-How the getter knows the wordpiece counts (it is called with docs only, never with the transformer's tokenizer):
-- `tokenizer` set to the encoder's name or local path (the transformer config passes
+How the getter knows the wordpiece counts (spacy-transformers calls it with docs only):
+- bound to its transformer (the `spacy_clinical_pt.TransformerModel.v1` architecture of `configs/transformer.cfg`
+  calls `bind(model)`): it counts **exactly** with the tokenizer the transformer itself uses, the one saved inside
+  the pipeline, so a packaged pipeline counts exactly on a machine without the Hugging Face hub or cache.
+- otherwise, `tokenizer` set to the encoder's name or local path (the transformer config passes
   `${components.transformer.model.name}`): the getter loads that Hugging Face tokenizer once per process and
   counts **exactly**: every candidate window's text is tokenized and the window shrinks until it fits.
 - `tokenizer` unset, or the tokenizer cannot be loaded (an offline machine without the Hugging Face cache, e.g. a
@@ -90,14 +93,22 @@ class WordpieceBudgetSpans:
         self.tokenizer_name = tokenizer
         self._tokenizer = None
         self._tokenizer_failed = False
+        self._model = None
+
+    def bind(self, model) -> None:
+        """Count with `model.tokenizer` (a spacy-transformers `TransformerModel`) once the model has one."""
+        self._model = model
 
     def __getstate__(self) -> dict:
-        # Pickled (e.g. for multiprocessing) without the tokenizer: the other process loads it again by name.
-        return {**self.__dict__, "_tokenizer": None}
+        # Pickled alone (without its model) it loads the tokenizer again by name in the other process.
+        return {**self.__dict__, "_tokenizer": None, "_model": None}
 
     @property
     def tokenizer(self):
         """The Hugging Face tokenizer used for exact counts, or None when counting by the byte bound."""
+        bound = getattr(self._model, "tokenizer", None) if self._model is not None else None
+        if bound is not None:
+            return bound
         if self._tokenizer is None and self.tokenizer_name and not self._tokenizer_failed:
             try:
                 self._tokenizer = _load_tokenizer(str(self.tokenizer_name))
