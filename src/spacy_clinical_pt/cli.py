@@ -9,6 +9,7 @@ from .annotate import annotate_command
 from .compare import aggregate_command, compare_command
 from .convert.cli import convert_command, export_command
 from .evaluate import evaluate_command
+from .llm.baseline import annotate_silver_command, llm_baseline_command
 from .package import package_command
 from .split import split_command
 from .stats import stats_command
@@ -28,6 +29,8 @@ app.command("aggregate")(aggregate_command)
 app.command("compare")(compare_command)
 app.command("annotate")(annotate_command)
 app.command("package")(package_command)
+app.command("llm-baseline")(llm_baseline_command)
+app.command("annotate-silver")(annotate_silver_command)
 # `--ratios 0.6 0.2 0.2`: the values after the first reach the command as extra arguments.
 app.command("split", context_settings={"allow_extra_args": True, "ignore_unknown_options": False})(split_command)
 

@@ -1,0 +1,410 @@
+"""LLM baselines end to end against the fake OpenAI-compatible server: scores, Table 4, cache, compare, silver data,
+and the ready configs of `configs/llm/` (no drift from `presets.py`; remote ones refuse without opt-in)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+import typer
+from llm_server import FakeLLMServer, Reply, usage, user_message
+from spacy.tokens import DocBin
+from spacy.training import Example
+from typer.testing import CliRunner
+
+from clinical_notes import SMALL_TAGGER_MODEL
+from spacy_clinical_pt.compare import compare_command, load_run
+from spacy_clinical_pt.convert import load_docs
+from spacy_clinical_pt.corpus import ConversionReport, Entity, Record, build_docs, doc_id
+from spacy_clinical_pt.evaluate import evaluate_command
+from spacy_clinical_pt.llm.baseline import (
+    annotate_silver_command,
+    llm_baseline_command,
+    load_llm_pipeline,
+    table4,
+    table4_rows,
+)
+from spacy_clinical_pt.llm.presets import PRESETS, config_files
+from spacy_clinical_pt.tokenizer import clinical_nlp
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "configs" / "llm"
+SECRET = "sk-test-not-a-real-key-0c1d"
+
+# The few-shot example: the one training note holding all four labels.
+TRAIN = [("treino1", "Dor no peito; iniciado captopril após eletrocardiograma.",
+          [("Dor no peito", "Problema"), ("peito", "Anatomia"), ("captopril", "Tratamento"),
+           ("eletrocardiograma", "Teste")])]
+TEST = [
+    ("n1", "Paciente refere dor no peito há dois dias.", [("dor no peito", "Problema"), ("peito", "Anatomia")]),
+    ("n2", "Nega febre. Em uso de losartana 50mg.", [("febre", "Problema"), ("losartana", "Tratamento")]),
+    ("n3", "Raio-x de tórax sem alterações.", [("Raio-x de tórax", "Teste"), ("tórax", "Anatomia")]),
+    ("n4", "Iniciado captopril e furosemida.", [("captopril", "Tratamento"), ("furosemida", "Tratamento")]),
+]
+# Canned replies per test note and their usage (prompt, completion, reasoning tokens):
+# n1: both entities, plus "dor abdominal", a hallucination; n2: in ```json fences, "losartana 50mg" too long (a
+# strict false positive and a miss), "Medicamento" outside the schema (a type error); n3: "raio-x de tórax" found
+# only ignoring case; n4: malformed JSON (a parse error: both entities missed). n1 is first answered 429.
+REPLIES = {
+    "n1": ('[{"label": "Problema", "text": "dor no peito"}, {"label": "Anatomia", "text": "peito"}, '
+           '{"label": "Problema", "text": "dor abdominal"}]', (1200, 80, 20)),
+    "n2": ('```json\n[{"label": "Problema", "text": "febre"}, {"label": "Tratamento", "text": "losartana 50mg"}, '
+           '{"label": "Medicamento", "text": "losartana"}]\n```', (1500, 100, 0)),
+    "n3": ('[{"label": "Teste", "text": "raio-x de tórax"}, {"label": "Anatomia", "text": "tórax"}]', (900, 60, 0)),
+    "n4": ('[{"label": "Tratamento", "text": "captopril"', (1000, 40, 0)),
+}
+
+
+def docbin(path: Path, notes) -> Path:
+    """Write notes [(id, text, [(entity text, label)...])] as a DocBin built like `convert` builds one.
+
+    Entities are listed in order of appearance; a nested one is searched from the start of the one before it.
+    """
+    records = []
+    for note_id, text, entities in notes:
+        found, since = [], 0
+        for piece, label in entities:
+            since = text.index(piece, since)
+            found.append(Entity(since, since + len(piece), label))
+        records.append(Record(note_id, text, found))
+    docs = build_docs(clinical_nlp(), records, ConversionReport())
+    DocBin(store_user_data=True, docs=list(docs)).to_disk(path)
+    return path
+
+
+class CannedLLM:
+    """Answers each note with its canned reply (chosen by the note text in the user message); n1 first gets a 429."""
+
+    def __init__(self, replies: dict[str, tuple[str, tuple[int, int, int]]], notes):
+        self.by_text = {text: replies[note_id] for note_id, text, _ in notes}
+        self.ids = {text: note_id for note_id, text, _ in notes}
+        self.pending_429 = {"n1"}
+
+    def __call__(self, body: dict) -> Reply:
+        message = user_message(body)
+        text = next(t for t in self.by_text if t in message)
+        if self.ids[text] in self.pending_429:
+            self.pending_429.discard(self.ids[text])
+            return Reply(status=429, content="Rate limit reached", headers={"Retry-After": "0"})
+        content, (prompt, completion, reasoning) = self.by_text[text]
+        return Reply(content=content, usage=usage(prompt, completion, reasoning))
+
+
+def cli(*commands) -> typer.Typer:
+    app = typer.Typer()
+    for name, command in commands:
+        app.command(name)(command)
+    app.command("noop")(lambda: None)  # two commands, so each is a subcommand as in the real CLI
+    return app
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return {"train": docbin(tmp_path / "train.spacy", TRAIN), "test": docbin(tmp_path / "test.spacy", TEST)}
+
+
+def run_baseline(server, corpus, output, *extra):
+    args = [
+        "llm-baseline", str(CONFIGS / "gpt-5-minimal.cfg"), str(corpus["test"]), "--output", str(output),
+        "--examples", str(corpus["train"]), "--corpus", "toy",
+        "--set", f"components.llm.model.base_url={server.base_url}",
+        "--set", f"components.llm.model.cache_dir={output.parent / 'cache'}",
+        "--set", "components.llm.model.backoff=0", *extra,
+    ]
+    return CliRunner().invoke(cli(("llm-baseline", llm_baseline_command)), args)
+
+
+def test_llm_baseline_scores_counts_costs_and_table4(tmp_path, corpus, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    output = tmp_path / "runs" / "gpt5"
+    with FakeLLMServer(CannedLLM(REPLIES, TEST)) as server:
+        result = run_baseline(server, corpus, output)
+    assert result.exit_code == 0, result.output
+    assert len(server.requests) == 5  # 4 notes, n1 twice (429, then its reply)
+    first = server.requests[0]
+    assert first.body["model"] == "gpt-5" and first.body["reasoning_effort"] == "minimal"
+    assert "temperature" not in first.body  # GPT-5 rejects one
+    assert first.headers["authorization"] == f"Bearer {SECRET}"
+    assert "Dor no peito; iniciado captopril" in first.body["messages"][0]["content"]  # the few-shot example
+
+    m = json.loads((output / "metrics.json").read_text(encoding="utf8"))
+    assert m["pipeline_kind"] == "spans" and m["threshold"]["policy"] == "output"
+    # Entity level: n1 2 TP, n2 "febre" TP + "losartana 50mg" FP (gold "losartana" FN), n3 2 TP, n4 2 FN.
+    strict = m["entity"]["strict"]
+    assert (strict["tp"], strict["fp"], strict["fn"]) == (5, 1, 3)
+    assert strict["micro"]["f1"] == pytest.approx(2 * 5 / (2 * 5 + 1 + 3))  # 5/7
+    # Token level (IO): Problema 4/4 tokens, Anatomia 2/2, Teste 3/3 ("Raio-x", "de", "tórax"); Tratamento:
+    # "losartana" TP, "50" "mg" FP, "captopril" "furosemida" FN.
+    token = m["token"]["IO"]
+    assert (token["micro"]["tp"], token["micro"]["fp"], token["micro"]["fn"]) == (10, 2, 2)
+    assert token["micro"]["f1"] == pytest.approx(10 / 12)
+    assert token["per_label"]["Tratamento"]["f1"] == pytest.approx(1 / 3)
+    assert token["macro"]["f1"] == pytest.approx((1 + 1 + 1 + 1 / 3) / 4)
+
+    llm = m["llm"]
+    assert llm["extraction"] == {
+        "extracted": 8, "spans": 6, "exact": 5, "case_insensitive": 1, "hallucinations": 1, "type_errors": 1,
+        "invalid_items": 0, "duplicates": 0, "unaligned": 0, "parse_errors": 1, "request_errors": 0,
+    }
+    used = llm["usage"]
+    assert (used["requests"], used["responses"], used["attempts"], used["cached_responses"]) == (4, 4, 5, 0)
+    assert (used["total_prompt_tokens"], used["total_completion_tokens"], used["total_reasoning_tokens"]) == (
+        4600, 280, 20)
+    assert used["total_tokens"] == 4880 and used["mean_total_tokens"] == pytest.approx(1220)
+    prices = PRESETS["gpt-5-minimal"].prices
+    assert llm["prices"] == prices and used["price_date"] == "2025-11-14"
+    cost = (4600 * prices["input"] + 280 * prices["output"]) / 1e6
+    assert cost == pytest.approx(0.00855)
+    assert used["cost_usd"] == pytest.approx(cost) and used["cost_usd_paid"] == pytest.approx(cost)
+    assert used["cost_per_1000_responses_usd"] == pytest.approx(cost / 4 * 1000)  # 2.1375
+    assert m["provenance"]["label"] == "gpt-5-minimal" and m["provenance"]["corpus"] == "toy"
+
+    table = (output / "table4.md").read_text(encoding="utf8")
+    assert re.search(r"\| gpt-5 \(minimal\) \| \d+\.\d \| 1,220 \| 2\.14 \|", table), table
+    assert table4_rows([output]) == [
+        {"model": "gpt-5 (minimal)", "corpus": "toy", "responses": 4, "mean_time_s": used["mean_time_s"],
+         "mean_total_tokens": 1220.0, "cost_per_1000_responses_usd": pytest.approx(2.1375),
+         "price_date": "2025-11-14"}
+    ]
+    with open(output / "usage.csv", encoding="utf8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["doc_id"] for row in rows] == ["n1", "n2", "n3", "n4"]
+    assert [row["attempts"] for row in rows] == ["2", "1", "1", "1"]
+    assert {k: rows[1][k] for k in ("prompt_tokens", "completion_tokens", "extracted", "spans", "type_errors")} == {
+        "prompt_tokens": "1500", "completion_tokens": "100", "extracted": "3", "spans": "2", "type_errors": "1"}
+    assert rows[3]["parse_error"].startswith("malformed JSON") or rows[3]["parse_error"].startswith("unterminated")
+    # No note text and no key in anything written (the tokens of the notes' entities stand for the text).
+    for path in output.iterdir():
+        written = path.read_text(encoding="utf8")
+        assert SECRET not in written, path.name
+        for word in ("peito", "losartana", "tórax", "captopril", "Paciente"):
+            assert word not in written, (path.name, word)
+    assert "hallucinations 1, type errors 1" in result.output
+
+
+def test_rerun_is_served_from_the_cache_with_the_same_scores_and_table4(tmp_path, corpus, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    with FakeLLMServer(CannedLLM(REPLIES, TEST)) as server:
+        assert run_baseline(server, corpus, tmp_path / "runs" / "first").exit_code == 0
+        requests = len(server.requests)
+        again = run_baseline(server, corpus, tmp_path / "runs" / "again")
+    assert again.exit_code == 0, again.output
+    assert len(server.requests) == requests  # nothing sent
+    first, second = (json.loads((tmp_path / "runs" / run / "metrics.json").read_text()) for run in ("first", "again"))
+    assert second["token"] == first["token"] and second["entity"] == first["entity"]
+    assert second["llm"]["extraction"] == first["llm"]["extraction"]
+    assert second["llm"]["usage"]["cached_responses"] == 4 and second["llm"]["usage"]["cost_usd_paid"] == 0
+    # The parse error is cached too: only successful HTTP replies are, and n4's was one.
+    tables = [(tmp_path / "runs" / run / "table4.md").read_text() for run in ("first", "again")]
+    assert tables[0] == tables[1]
+
+
+def test_llm_run_sits_beside_a_trained_pipeline_in_compare(tmp_path, corpus, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    runs = tmp_path / "runs"
+    with FakeLLMServer(CannedLLM(REPLIES, TEST)) as server:
+        assert run_baseline(server, corpus, runs / "gpt5").exit_code == 0
+        assert run_baseline(server, corpus, runs / "gpt5-again", "--label", "gpt-5-rerun").exit_code == 0
+    # A trained pipeline's run: a small clinical_tagger initialised on the training note, fixed threshold.
+    nlp = spacy.blank("pt", config={"nlp": {"tokenizer": {"@tokenizers": "spacy_clinical_pt.ClinicalTokenizer.v1"}}})
+    nlp.add_pipe("clinical_tagger", config={"model": SMALL_TAGGER_MODEL})
+    train = load_docs(corpus["train"], nlp) + load_docs(corpus["test"], nlp)
+    nlp.initialize(lambda: [Example(nlp.make_doc(doc.text), doc) for doc in train])
+    nlp.to_disk(tmp_path / "tagger")
+    evaluated = CliRunner().invoke(cli(("evaluate", evaluate_command)), [
+        "evaluate", str(tmp_path / "tagger"), str(corpus["test"]), "--threshold-policy", "fixed",
+        "--output", str(runs / "tagger"), "--label", "cnn", "--corpus", "toy"])
+    assert evaluated.exit_code == 0, evaluated.output
+
+    run = load_run(runs / "gpt5")
+    assert run.model == "gpt-5-minimal" and run.scheme == "IO" and run.policy == "output"
+    compared = CliRunner().invoke(cli(("compare", compare_command)), [
+        "compare", str(runs / "gpt5"), str(runs / "gpt5-again"), str(runs / "tagger"), "--output",
+        str(tmp_path / "compare")])
+    assert compared.exit_code == 0, compared.output
+    table = (tmp_path / "compare" / "table5.md").read_text(encoding="utf8")
+    micro = json.loads((runs / "gpt5" / "metrics.json").read_text())["token"]["IO"]["micro"]["f1"]
+    assert f"| gpt-5-minimal | " in table and "| cnn | " in table
+    assert f"{micro:.4f}" in table.split("| gpt-5-minimal |")[1].splitlines()[0]
+
+
+def test_table4_across_runs_in_the_papers_layout():
+    rows = [
+        {"model": "gpt-5 (minimal)", "corpus": "semclinbr", "responses": 1000, "mean_time_s": 18.3,
+         "mean_total_tokens": 3064.0, "cost_per_1000_responses_usd": 9.57, "price_date": "2025-11-14"},
+        {"model": "qwen2.5:7b-instruct", "corpus": "semclinbr", "responses": 2, "mean_time_s": 4.04,
+         "mean_total_tokens": 2500.5, "cost_per_1000_responses_usd": None, "price_date": None},
+    ]
+    lines = table4(rows).splitlines()
+    assert lines[0] == "| Model (reasoning effort) | Mean time (s) | Mean tokens | Cost per 1,000 responses (USD) |"
+    assert lines[2] == "| gpt-5 (minimal) | 18.3 | 3,064 | 9.57 |"
+    assert lines[3] == "| qwen2.5:7b-instruct | 4.0 | 2,500 | n/a |"  # 2500.5 rounds half to even
+    assert "1000 replies, list prices of 2025-11-14" in lines[5] and "2 replies, no price" in lines[5]
+
+
+# --- silver annotation ---
+
+SILVER_NOTES = [
+    # Sentences: "Paciente refere dor no peito." (entities), "Nega febre." (11 characters: too short),
+    # "Sem queixas hoje no momento." (the LLM finds nothing).
+    ("a", "Paciente refere dor no peito. Nega febre. Sem queixas hoje no momento.", []),
+    ("b", "Iniciado captopril e furosemida.", []),
+    ("c", "Tomografia de crânio sem lesões.", []),  # the reply is malformed
+]
+SILVER_REPLIES = {
+    "Paciente refere dor no peito.": ('[{"label": "Problema", "text": "dor no peito"}, '
+                                      '{"label": "Anatomia", "text": "peito"}, {"label": "Sintoma", "text": "dor"}]'),
+    "Sem queixas hoje no momento.": "[]",
+    "Iniciado captopril e furosemida.": ('[{"label": "Tratamento", "text": "captopril"}, '
+                                         '{"label": "Tratamento", "text": "furosemida"}, '
+                                         '{"label": "Tratamento", "text": "dipirona"}]'),
+    "Tomografia de crânio sem lesões.": 'Entidades: [{"label": "Teste", "text": "Tomografia de crânio"',
+}
+
+
+def silver_server(more_replies: dict[str, str] | None = None) -> FakeLLMServer:
+    """Answers each unit with the reply of the first canned text the unit contains."""
+    replies = {**(more_replies or {}), **SILVER_REPLIES}
+
+    def reply(body: dict) -> Reply:
+        message = user_message(body)
+        text = next(t for t in replies if t in message)
+        return Reply(content=replies[text], usage=usage(500, 30))
+    return FakeLLMServer(reply)
+
+
+def annotate_args(server, source, output, *extra):
+    return [
+        "annotate-silver", str(CONFIGS / "local.cfg"), str(source), str(output),
+        "--set", f"components.llm.model.base_url={server.base_url}",
+        "--set", f"components.llm.model.cache_dir={output.parent / 'cache'}", *extra,
+    ]
+
+
+def test_annotate_silver_filters_counts_and_writes_a_trainable_docbin(tmp_path, corpus):
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text("\n".join(json.dumps({"id": i, "text": t}) for i, t, _ in SILVER_NOTES) + "\n", encoding="utf8")
+    output, report = tmp_path / "silver" / "train.spacy", tmp_path / "silver" / "report.json"
+    with silver_server() as server:
+        result = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)), annotate_args(
+            server, notes, output, "--unit", "sentence", "--examples", str(corpus["train"]), "--report", str(report)))
+    assert result.exit_code == 0, result.output
+    assert len(server.requests) == 4  # the short sentence was never sent
+    counts = json.loads(report.read_text(encoding="utf8"))
+    assert (counts["notes"], counts["units"], counts["kept"]) == (3, 5, 2)
+    assert counts["dropped"] == {"short": 1, "empty": 1, "failed": 1}
+    assert counts["entities_per_label"] == {"Anatomia": 1, "Problema": 1, "Tratamento": 2}
+    assert counts["extraction"]["hallucinations"] == 1 and counts["extraction"]["type_errors"] == 1
+    assert counts["extraction"]["parse_errors"] == 1
+    assert counts["usage"]["responses"] == 4 and counts["usage"]["total_tokens"] == 4 * 530
+    assert counts["usage"]["cost_usd"] is None  # the local preset has no price
+    assert "peito" not in report.read_text(encoding="utf8")
+
+    docs = load_docs(output)
+    assert [doc_id(doc) for doc in docs] == ["a#1", "b#1"]
+    first = docs[0]
+    assert first.text == "Paciente refere dor no peito."
+    assert [(s.text, s.label_) for s in first.spans["sc"]] == [("dor no peito", "Problema"), ("peito", "Anatomia")]
+    assert first.user_data["clinical_pt"]["source"] == {"doc_id": "a", "start": 0, "end": 29}
+    assert first.user_data["clinical_pt"]["entities"] == {}
+    # Trains like a converted corpus: a clinical_tagger initialises on it and one update gives a finite loss.
+    nlp = spacy.blank("pt", config={"nlp": {"tokenizer": {"@tokenizers": "spacy_clinical_pt.ClinicalTokenizer.v1"}}})
+    nlp.add_pipe("clinical_tagger", config={"model": SMALL_TAGGER_MODEL})
+    examples = [Example(nlp.make_doc(doc.text), doc) for doc in docs]
+    nlp.initialize(lambda: examples)
+    assert set(nlp.get_pipe("clinical_tagger").labels) == {"Anatomia", "Problema", "Tratamento"}
+    losses = nlp.update(examples)
+    assert 0 < losses["clinical_tagger"] < float("inf")
+
+
+def test_annotate_silver_keeps_empty_units_on_request_and_strips_gold_from_a_docbin(tmp_path):
+    # Two whole notes from a gold DocBin: "a" (no gold) and n1 (2 gold spans, removed; the LLM finds nothing).
+    source = docbin(tmp_path / "gold.spacy", [SILVER_NOTES[0], TEST[0]])
+    output, report = tmp_path / "silver.spacy", tmp_path / "report.json"
+    with silver_server({TEST[0][1]: "[]"}) as server:
+        result = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)), annotate_args(
+            server, source, output, "--keep-empty", "--report", str(report)))
+    assert result.exit_code == 0, result.output
+    counts = json.loads(report.read_text(encoding="utf8"))
+    assert counts["gold_spans_removed"] == {"sc": 2}
+    assert (counts["units"], counts["kept"], counts["dropped"]) == (2, 2, {"short": 0, "empty": 0, "failed": 0})
+    docs = load_docs(output)
+    assert [doc_id(doc) for doc in docs] == ["a", "n1"]
+    assert len(docs[0].spans["sc"]) == 2 and len(docs[1].spans["sc"]) == 0
+
+
+def test_a_jsonl_line_without_text_is_an_error_naming_the_file_and_line(tmp_path):
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text('{"id": "a", "text": "Paciente refere dor no peito."}\n{"id": "b", "texto": "sem campo"}\n',
+                     encoding="utf8")
+    with FakeLLMServer(Reply(content="[]")) as server:
+        result = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)),
+                                    annotate_args(server, notes, tmp_path / "out.spacy"))
+    assert result.exit_code == 1
+    assert f"{notes}:line 2: no 'text' string" in result.output
+    assert server.requests == [] and not (tmp_path / "out.spacy").exists()
+
+
+# --- the ready configs ---
+
+
+def test_config_files_on_disk_are_what_the_presets_render():
+    expected = config_files(CONFIGS)
+    assert sorted(CONFIGS.glob("*.cfg")) == sorted(expected), "run: python -m spacy_clinical_pt.llm.presets configs/llm"
+    for path, text in expected.items():
+        assert path.read_text(encoding="utf8") == text, f"{path.name} drifted from presets.py"
+    assert {"gpt-4.1", "gpt-5-minimal", "gpt-5-mini-low", "gpt-5-nano-high", "gemini-2.5-pro", "gemini-2.5-flash",
+            "gemini-2.5-flash-lite", "local"} <= set(PRESETS)
+    assert PRESETS["gpt-5-mini-low"].prices == {"date": "2025-11-14", "source": "https://openai.com/api/pricing/",
+                                                "input": 0.25, "output": 2.0}
+    assert PRESETS["gpt-4.1"].temperature == 0.1 and PRESETS["gpt-5-high"].temperature is None
+
+
+def test_local_config_assembles_against_the_fake_server_and_annotates(tmp_path):
+    with FakeLLMServer(Reply(content='[{"label": "Problema", "text": "febre"}]', usage=usage(10, 5))) as server:
+        nlp = load_llm_pipeline(CONFIGS / "local.cfg", {
+            "components.llm.model.base_url": server.base_url, "components.llm.model.cache_dir": str(tmp_path)})
+        doc = nlp("Nega febre.")
+    assert nlp.pipe_names == ["llm"] and [(s.text, s.label_) for s in doc.spans["sc"]] == [("febre", "Problema")]
+    [request] = server.requests
+    assert request.body["model"] == "qwen2.5:7b-instruct" and "authorization" not in request.headers
+
+
+@pytest.mark.parametrize("name", sorted(name for name, preset in PRESETS.items() if preset.remote))
+def test_remote_configs_refuse_without_opt_in_and_build_with_it(name, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("GEMINI_API_KEY", SECRET)
+    with pytest.raises(ValueError, match="allow_remote"):
+        load_llm_pipeline(CONFIGS / f"{name}.cfg")
+    nlp = load_llm_pipeline(CONFIGS / f"{name}.cfg", allow_remote=True)  # built, never called
+    model = nlp.get_pipe("llm")._model
+    assert model.name == PRESETS[name].model and model.base_url == PRESETS[name].base_url
+    assert model.requests_made == 0
+
+
+def test_a_plain_spacy_llm_assemble_finds_the_task_and_model_by_entry_point(tmp_path):
+    """In a fresh interpreter that never imports spacy_clinical_pt: only the installed entry points can help."""
+    code = (
+        "import sys; from spacy_llm.util import assemble; "
+        "nlp = assemble(sys.argv[1], overrides={'components.llm.model.base_url': 'http://127.0.0.1:9/v1'}); "
+        "print(nlp.pipe_names)"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(CONFIGS / "local.cfg")], capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-1500:]
+    assert result.stdout.strip() == "['llm']"
+
+
+def test_llm_baseline_stops_before_any_request_without_opt_in(tmp_path, corpus, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    result = CliRunner().invoke(cli(("llm-baseline", llm_baseline_command)), [
+        "llm-baseline", str(CONFIGS / "gpt-5-minimal.cfg"), str(corpus["test"]), "--output", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "notes would be sent to api.openai.com" in result.output and "--allow-remote" in result.output
+    assert SECRET not in result.output and not (tmp_path / "out").exists()
