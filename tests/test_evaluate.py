@@ -128,6 +128,24 @@ def test_per_label_and_fixed_thresholds(designed):
         evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="dev")
 
 
+def test_entity_objective_chooses_the_threshold_of_the_best_spans(designed):
+    nlp = designed
+    # Strict micro F1 on test by threshold: (0.10, 0.30] 8/10 ("Edema no pé esquerdo ." swallows the "."),
+    # (0.30, 0.40] 6/9 (and "febre" is lost), (0.40, 0.60] 8/9: the token objective's 0.20 is not the best for spans.
+    result = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle", objective="entity")
+    section = result.metrics["threshold"]
+    assert section["value"] == pytest.approx(0.50) and section["f1_where_chosen"] == pytest.approx(8 / 9)
+    assert section["objective"].startswith("entity strict micro F1")
+    strict = result.metrics["entity"]["strict"]
+    assert (strict["tp"], strict["fp"], strict["fn"]) == (4, 0, 1)
+    # Per label: Anatomia is exact anywhere in (0.10, 0.60] (middle 0.35); Problema best in (0.40, 0.60].
+    per_label = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle", per_label=True, objective="entity")
+    assert per_label.metrics["threshold"]["value"] == pytest.approx({"Anatomia": 0.35, "Problema": 0.50})
+    assert per_label.metrics["threshold"]["f1_where_chosen"] == pytest.approx({"Anatomia": 1.0, "Problema": 0.8})
+    with pytest.raises(ValueError, match="objective"):
+        evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle", objective="span")
+
+
 def test_curves_cover_every_label_and_the_micro_average(designed):
     nlp = designed
     result = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle")

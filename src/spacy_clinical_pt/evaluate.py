@@ -49,7 +49,9 @@ from tqdm import tqdm
 from . import __version__
 from .metrics import (
     THRESHOLD_GRID,
+    ThresholdChoice,
     apply_thresholds,
+    best_on_grid,
     entity_metrics,
     f1_curve,
     grid_counts,
@@ -71,6 +73,19 @@ class ThresholdPolicy(str, Enum):
     dev = "dev"
     oracle = "oracle"
     fixed = "fixed"
+
+
+class ThresholdObjective(str, Enum):
+    token = "token"
+    entity = "entity"
+
+
+OBJECTIVES = {
+    ("token", False): "micro F1 over the model's columns",
+    ("token", True): "F1 of each label's columns",
+    ("entity", False): "entity strict micro F1 (exact spans decoded at each threshold)",
+    ("entity", True): "entity strict F1 of each label (exact spans decoded at each threshold)",
+}
 
 
 def policy_description(policy: str) -> str:
@@ -212,21 +227,33 @@ def choose_threshold(
     test: TokenMatrices,
     dev: Optional[TokenMatrices],
     fixed: Optional[float | Mapping[str, float]],
+    objective: str = "token",
+    entity_choice: Optional[Any] = None,
 ) -> dict[str, Any]:
     """The threshold section of metrics.json: policy, value(s), where they were chosen, F1 there.
 
-    Chosen on the model's own columns (IO labels, or BIO `B-`/`I-` columns sharing their label's threshold),
-    by micro F1 (shared) or each label's F1 (per label), over `metrics.THRESHOLD_GRID`. Whatever the policy,
-    `test_optimum` gives the best shared/per-label threshold on the test set, for comparison.
+    objective "token": chosen on the model's own columns (IO labels, or BIO `B-`/`I-` columns sharing their
+    label's threshold), by micro F1 (shared) or each label's F1 (per label), over `metrics.THRESHOLD_GRID` (the
+    paper's way). objective "entity": by exact-span F1 of the spans decoded at each threshold; `entity_choice(which)`
+    ("test" or "dev") gives that choice (see `select_entity_threshold`). Whatever the policy, `test_optimum`
+    gives the best threshold on the test set, for comparison.
     """
+    if objective not in {o.value for o in ThresholdObjective}:
+        raise ValueError(f"unknown threshold objective {objective!r}: use token or entity")
     column_labels = [column_label(c) for c in columns(labels, scheme)]
-    oracle = select_threshold(test.gold_columns, test.scores, column_labels, per_label)
+
+    def best_on(which: str, matrices: TokenMatrices) -> ThresholdChoice:
+        if objective == "entity":
+            return entity_choice(which)
+        return select_threshold(matrices.gold_columns, matrices.scores, column_labels, per_label)
+
+    oracle = best_on("test", test)
     section: dict[str, Any] = {
         "policy": policy,
         "description": policy_description(policy),
         "per_label": per_label,
         "grid": [float(THRESHOLD_GRID[0]), float(THRESHOLD_GRID[-1]), 0.01],
-        "objective": "micro F1 over the model's columns" if not per_label else "F1 of each label's columns",
+        "objective": OBJECTIVES[(objective, per_label)],
         "test_optimum": {"value": oracle.value, "f1": oracle.f1},
     }
     if policy == "oracle":
@@ -234,7 +261,7 @@ def choose_threshold(
     elif policy == "dev":
         if dev is None:
             raise ValueError(NEEDS_DEV)
-        choice = select_threshold(dev.gold_columns, dev.scores, column_labels, per_label)
+        choice = best_on("dev", dev)
         section.update(value=choice.value, chosen_on="dev", f1_where_chosen=choice.f1)
     elif policy == "fixed":
         if fixed is None:
@@ -251,6 +278,38 @@ def choose_threshold(
     else:
         raise ValueError(f"unknown threshold policy {policy!r}: use dev, oracle or fixed")
     return section
+
+
+def select_entity_threshold(
+    docs: Sequence[DocResult],
+    labels: Sequence[str],
+    scheme: str,
+    per_label: bool = False,
+    orphan: bool = False,
+    grid: numpy.ndarray = THRESHOLD_GRID,
+) -> ThresholdChoice:
+    """The threshold(s) maximising exact-span F1 of the spans decoded from `docs`' probabilities.
+
+    per_label: False: one shared threshold, by strict micro F1; True: each label's own threshold, by its strict
+        F1 (exact, since each label is decoded from its own columns only). orphan: the tagger's
+        `bio_start_on_orphan_i`. Ties: the middle of the first plateau, as `metrics.select_threshold`.
+    """
+    gold = [doc.gold for doc in docs]
+    micro = numpy.zeros(len(grid))
+    by_label = {label: numpy.zeros(len(grid)) for label in labels}
+    for k, value in enumerate(grid):
+        pred = [
+            [(s.start, s.end, s.label) for s in decode(doc.probs, labels, scheme, float(value), orphan, doc.space)]
+            for doc in docs
+        ]
+        strict = entity_metrics(gold, pred, labels)["strict"]
+        micro[k] = strict["micro"]["f1"]
+        for label in labels:
+            by_label[label][k] = strict["per_label"][label]["f1"]
+    if not per_label:
+        return ThresholdChoice(*best_on_grid(grid, micro))
+    chosen = {label: best_on_grid(grid, f1) for label, f1 in by_label.items()}
+    return ThresholdChoice({k: v[0] for k, v in chosen.items()}, {k: v[1] for k, v in chosen.items()})
 
 
 def _pred_label_matrix(docs: Sequence[DocResult], labels: Sequence[str]) -> tuple[numpy.ndarray, numpy.ndarray]:
@@ -278,6 +337,7 @@ def evaluate_pipeline(
     spans_key: Optional[str] = None,
     component: Optional[str] = None,
     batch_size: int = 32,
+    objective: str = "token",
 ) -> Evaluation:
     """Evaluate `nlp` on gold docs: token- and entity-level metrics at the threshold the policy gives.
 
@@ -286,6 +346,8 @@ def evaluate_pipeline(
     per_label: one threshold per label instead of one shared.
     threshold: the fixed policy's value (default: the tagger's configured threshold).
     spans_key: the key the pipeline writes (default: the tagger's, else "sc"). component: the tagger's name.
+    objective: what the dev/oracle threshold maximises: "token" (token micro F1, the paper) or "entity"
+        (exact-span F1).
     RETURNS: an `Evaluation` (metrics dict without provenance; `evaluate_command` adds it).
     """
     tagger = find_tagger(nlp, component)
@@ -327,12 +389,19 @@ def evaluate_pipeline(
         column_labels = [column_label(c) for c in tagger.columns]
         unknown = sorted(set(gold_labels) - set(labels))
         matrices = token_matrices(test, labels, scheme)
-        dev_matrices = None
+        orphan = bool(tagger.cfg.get("bio_start_on_orphan_i", False))
+        dev_matrices, dev = None, None
         if policy == "dev":
             dev, _ = run_pipeline(nlp, dev_docs, gold_key, spans_key, tagger, batch_size, desc="dev")
             dev_matrices = token_matrices(dev, labels, scheme)
         fixed = tagger.threshold if threshold is None else threshold
-        section = choose_threshold(policy, per_label, labels, scheme, matrices, dev_matrices, fixed)
+
+        def entity_choice(which: str) -> ThresholdChoice:
+            return select_entity_threshold(test if which == "test" else dev, labels, scheme, per_label, orphan)
+
+        section = choose_threshold(
+            policy, per_label, labels, scheme, matrices, dev_matrices, fixed, objective, entity_choice
+        )
         value = section["value"]
         predicted = apply_thresholds(matrices.scores, threshold_array(value, column_labels))
         token = {scheme: token_metrics(matrices.gold_columns, predicted, names, matrices.scores)}
@@ -344,7 +413,6 @@ def evaluate_pipeline(
         section["test_micro_f1_by_threshold"] = {
             f"{t:.2f}": round(float(f), 6) for t, f in zip(counts.grid, f1_curve(*counts.pooled()))
         }
-        orphan = bool(tagger.cfg.get("bio_start_on_orphan_i", False))
         pred_spans = [
             [(s.start, s.end, s.label) for s in decode(doc.probs, labels, scheme, value, orphan, doc.space)]
             for doc in test
@@ -659,6 +727,14 @@ def evaluate_command(
     per_label_thresholds: Annotated[
         bool, typer.Option("--per-label-thresholds", help="One threshold per label instead of one shared.")
     ] = False,
+    threshold_objective: Annotated[
+        ThresholdObjective,
+        typer.Option(
+            "--threshold-objective",
+            help="What the dev/oracle threshold maximises: token (token micro F1, the paper) or entity "
+            "(exact-span F1, for span output).",
+        ),
+    ] = ThresholdObjective.token,
     threshold: Annotated[
         Optional[str],
         typer.Option("--threshold", help="Policy fixed: a value (0.4) or per label (Problema=0.4,Anatomia=0.3)."),
@@ -708,6 +784,7 @@ def evaluate_command(
             spans_key=spans_key,
             component=component,
             batch_size=batch_size,
+            objective=threshold_objective.value,
         )
     except ValueError as err:
         typer.echo(f"error: {err}", err=True)

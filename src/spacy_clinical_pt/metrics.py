@@ -200,7 +200,7 @@ class ThresholdChoice(NamedTuple):
     f1: float | dict[str, float]
 
 
-def _best(grid: numpy.ndarray, f1: numpy.ndarray) -> tuple[float, float]:
+def best_on_grid(grid: numpy.ndarray, f1: numpy.ndarray) -> tuple[float, float]:
     """The threshold of maximal F1. Ties: the middle of the first plateau of maximal F1, the choice least
     sensitive to the shift between the data it is chosen on and the data it is applied to."""
     first = int(numpy.argmax(f1))
@@ -228,12 +228,12 @@ def select_threshold(
     """
     counts = grid_counts(y_true, y_score, grid)
     if not per_label:
-        return ThresholdChoice(*_best(counts.grid, f1_curve(*counts.pooled())))
+        return ThresholdChoice(*best_on_grid(counts.grid, f1_curve(*counts.pooled())))
     values: dict[str, float] = {}
     scores: dict[str, float] = {}
     for label in dict.fromkeys(column_labels):
         columns = [i for i, name in enumerate(column_labels) if name == label]
-        values[label], scores[label] = _best(counts.grid, f1_curve(*counts.pooled(columns)))
+        values[label], scores[label] = best_on_grid(counts.grid, f1_curve(*counts.pooled(columns)))
     return ThresholdChoice(values, scores)
 
 
