@@ -331,6 +331,16 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}"
 
 
+def _command_pipeline(
+    config: Path, overrides: Optional[list[str]], examples: Optional[Path], allow_remote: bool
+) -> Language:
+    """The pipeline of a command: `--set` overrides, `--examples` as paths.examples, `--allow-remote`."""
+    settings = parse_overrides(overrides or [])
+    if examples is not None:
+        settings["paths.examples"] = str(examples)
+    return load_llm_pipeline(config, settings, allow_remote)
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=1)
@@ -370,10 +380,7 @@ def llm_baseline_command(
     from ..evaluate import evaluate_pipeline, provenance, write_csv, write_outputs
 
     try:
-        settings = parse_overrides(overrides or [])
-        if examples is not None:
-            settings["paths.examples"] = str(examples)
-        nlp = load_llm_pipeline(config, settings, allow_remote)
+        nlp = _command_pipeline(config, overrides, examples, allow_remote)
         docs = load_docs(test, nlp)
     except (ValueError, OSError) as err:
         raise _fail(str(err)) from None
@@ -631,10 +638,7 @@ def annotate_silver_command(
     """Label unlabelled notes with an LLM into a silver training DocBin (filters as seed 003; counts reported)."""
     try:
         notes, removed = read_unlabelled(unlabelled)
-        settings = parse_overrides(overrides or [])
-        if examples is not None:
-            settings["paths.examples"] = str(examples)
-        nlp = load_llm_pipeline(config, settings, allow_remote)
+        nlp = _command_pipeline(config, overrides, examples, allow_remote)
         units = list(split_units(notes, unit.value))
     except (ValueError, OSError) as err:
         raise _fail(str(err)) from None
