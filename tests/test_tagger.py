@@ -267,15 +267,3 @@ def test_paper_weights_warn_when_they_collapse():
     with pytest.warns(ClassWeightWarning, match="I-Problema is 0.200 < 1"):
         nlp, _ = train("IO", steps=0, class_weighting="inverse_doc_freq")
     assert nlp.get_pipe("clinical_tagger").class_weights == {"I-Anatomia": 0.5, "I-Problema": pytest.approx(0.2)}
-
-
-def test_hidden_layer_architecture_learns_and_round_trips(tmp_path):
-    """MultilabelTokenTagger.v2 (a hidden Maxout layer before the columns) learns the nested spans as v1 does."""
-    hidden = {**SMALL_TAGGER_MODEL, "@architectures": "spacy_clinical_pt.MultilabelTokenTagger.v2", "hidden_width": 16}
-    nlp, losses = train("BIO", steps=40, model=hidden)
-    assert losses[-1] < 0.1 * losses[0]
-    texts = [text for text, _ in NOTES]
-    predicted = [spans_of(doc) for doc in nlp.pipe(texts)]
-    assert predicted == [sorted((s, e, label) for s, e, label in gold) for _, gold in NOTES]
-    nlp.to_disk(tmp_path / "pipeline")
-    assert [spans_of(doc) for doc in spacy.load(tmp_path / "pipeline").pipe(texts)] == predicted

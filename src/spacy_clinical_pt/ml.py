@@ -4,8 +4,6 @@
 column. The sigmoid is not part of the model: `ClinicalTagger.predict` applies it and the loss works on the
 logits directly (binary cross-entropy with logits is numerically stable where sigmoid-then-log is not).
 
-`spacy_clinical_pt.MultilabelTokenTagger.v2`: the same with a hidden Maxout layer before the output columns.
-
 `spacy_clinical_pt.TransformerModel.v1`: spacy-transformers' `TransformerModel.v3`, with its span getter bound to
 the model, so that a `wordpiece_budget_spans` getter counts wordpieces with the tokenizer the transformer really
 uses (the one saved inside the pipeline), even offline where the encoder's hub name cannot be loaded.
@@ -17,7 +15,7 @@ from typing import Callable, List, Optional
 
 from spacy.tokens import Doc
 from spacy.util import registry
-from thinc.api import Dropout, Linear, Maxout, Model, chain, with_array, zero_init
+from thinc.api import Linear, Model, chain, with_array, zero_init
 from thinc.types import Floats2d
 
 
@@ -36,29 +34,6 @@ def build_multilabel_token_tagger(
     # Zero weights start every column at probability 0.5, as spaCy's tagger starts its softmax uniform.
     output_layer = Linear(nO=nO, init_W=zero_init)
     model = chain(tok2vec, with_array(output_layer))
-    model.name = "multilabel_token_tagger"
-    model.set_ref("tok2vec", tok2vec)
-    model.set_ref("output_layer", output_layer)
-    return model
-
-
-@registry.architectures("spacy_clinical_pt.MultilabelTokenTagger.v2")
-def build_multilabel_token_tagger_v2(
-    tok2vec: Model[List[Doc], List[Floats2d]],
-    nO: Optional[int] = None,
-    hidden_width: int = 64,
-    maxout_pieces: int = 2,
-    dropout: float = 0.1,
-) -> Model[List[Doc], List[Floats2d]]:
-    """`MultilabelTokenTagger.v1` with a hidden Maxout layer between the tok2vec and the output columns.
-
-    tok2vec, nO: as v1. hidden_width: the hidden layer's width (as the hidden layer of spaCy's NER model);
-    maxout_pieces: its maxout pieces; dropout: dropout on its output while training.
-    RETURNS: a model mapping a batch of docs to one array of LOGITS per doc, shape (n_tokens, nO).
-    """
-    hidden = Maxout(nO=hidden_width, nP=maxout_pieces, normalize=True, dropout=0.0)
-    output_layer = Linear(nO=nO, init_W=zero_init)
-    model = chain(tok2vec, with_array(chain(hidden, Dropout(dropout), output_layer)))
     model.name = "multilabel_token_tagger"
     model.set_ref("tok2vec", tok2vec)
     model.set_ref("output_layer", output_layer)
