@@ -217,3 +217,16 @@ def test_compare_refuses_two_models_and_mixed_policies(benchmark, tmp_path):
     oracle = write_run(root / "oracle-run", "mmbert", 3, dict.fromkeys(LABELS, 0.8), policy="oracle")
     result = CliRunner().invoke(app(), ["compare", *map(str, runs + [oracle]), "--output", str(tmp_path / "y")])
     assert result.exit_code == 1 and "mix threshold policies" in result.output
+
+
+def test_compare_explains_runs_that_share_no_block(tmp_path):
+    """A BIO tagger, an IO tagger of another corpus and a span-only run never meet: the error says why."""
+    runs = [
+        write_run(tmp_path / "tagger-bio", "tagger", 1, dict.fromkeys(LABELS, 0.8), scheme="BIO"),
+        write_run(tmp_path / "tagger-er", "other", 1, dict.fromkeys(LABELS, 0.7), corpus="er_ner"),
+        write_run(tmp_path / "llm", "gpt", None, dict.fromkeys(LABELS, 0.6), policy="output"),
+    ]
+    result = CliRunner().invoke(app(), ["compare", *map(str, runs), "--output", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "share no (corpus, scheme, label) block" in result.output
+    assert "tagger (nestedclinbr, BIO)" in result.output and "other (er_ner, IO)" in result.output

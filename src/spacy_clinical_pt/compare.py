@@ -476,6 +476,14 @@ def compare_command(
                 "(an oracle threshold is optimistic and cannot be compared with a dev-chosen one)"
             )
         scores, keys = label_blocks(runs, metric.value)
+        if not keys:
+            kinds = sorted({f"{r.model} ({r.corpus}, {r.scheme})" for r in runs})
+            raise ValueError(
+                "the models share no (corpus, scheme, label) block, so they cannot be compared: "
+                + "; ".join(kinds)
+                + ". Runs meet only on the same corpus and scheme (span-only pipelines such as LLMs and spancat "
+                "are scored in IO): compare them with IO runs of the tagger"
+            )
         result = friedman_wilcoxon(scores, alpha)
     except (FileNotFoundError, ValueError) as err:
         typer.echo(f"error: {err}", err=True)
