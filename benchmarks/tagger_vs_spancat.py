@@ -5,8 +5,8 @@
 
 For each model and training seed it trains (`spacy train`, timed; a run folder that already holds `model-best`
 and `train_seconds.txt` is reused, so the script can be resumed), evaluates on the split's test set with
-`spacy-clinical-pt evaluate` (the tagger's threshold chosen on dev, by token micro F1 and by exact-span F1: two
-rows; spancat scored at its own output), measures
+`spacy-clinical-pt evaluate` (the tagger's threshold chosen on dev by token micro F1, by exact-span F1, and a BIO
+start + continuation threshold pair by exact-span F1: three rows; spancat scored at its own output), measures
 inference speed (words per second over the test notes, `nlp.pipe`, after one warm-up pass; words = spaCy tokens
 that are not whitespace) and prints mean ± sd over the seeds: exact-span (strict) micro P/R/F1 and macro F1, token
 micro F1 (IO labels: BIO columns collapsed to labels), training wall time, words/s. The same table goes to
@@ -53,6 +53,9 @@ MODELS: dict[str, tuple[str, list[str]]] = {
 ROWS: dict[str, tuple[str, list[str]]] = {
     "tagger (dev threshold: token F1)": ("tagger", ["--threshold-objective", "token"]),
     "tagger (dev threshold: span F1)": ("tagger", ["--threshold-objective", "entity"]),
+    "tagger (dev start + continuation thresholds: span F1)": (
+        "tagger", ["--threshold-objective", "entity", "--tune-continue-threshold"]
+    ),
     "spancat": ("spancat", []),
 }
 

@@ -169,6 +169,41 @@ def test_bio_pipeline_scores_columns_and_entity_types():
     assert m["entity"]["strict"]["micro"]["f1"] == pytest.approx(1.0)
 
 
+def test_start_and_continuation_thresholds_are_tuned_together():
+    """A spurious start (B 0.6 on "Nega") wants a high start threshold, a weak inside token (I 0.45 on
+    "esquerdo") a low continuation threshold: no single threshold gets both, the pair does."""
+    nlp = tagger_pipeline("BIO")
+    gold = {text: spans for text, spans in TEST}
+    tagger = nlp.get_pipe("clinical_tagger")
+
+    def probs(doc):
+        p = 0.1 + 0.8 * encode(gold[doc.text], len(doc), LABELS, "BIO")
+        words = [t.text for t in doc]
+        b_problema, i_problema = 2 * LABELS.index("Problema"), 2 * LABELS.index("Problema") + 1
+        if "Nega" in words:
+            p[words.index("Nega"), b_problema] = 0.6
+        if "esquerdo" in words:
+            p[words.index("esquerdo"), i_problema] = 0.45
+        return p.astype("float32")
+
+    tagger.predict = lambda docs: [probs(d) for d in docs]
+    # One threshold: at most 0.45 keeps "esquerdo" but starts a span at "Nega" (strict 10/11); above 0.6 drops
+    # "Nega" but cuts "Edema no pé esquerdo" short (8/10).
+    single = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle", objective="entity")
+    assert single.metrics["entity"]["strict"]["micro"]["f1"] == pytest.approx(10 / 11)
+    assert "continue_threshold" not in single.metrics["threshold"]
+    pair = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle", objective="entity", tune_continue=True)
+    section = pair.metrics["threshold"]
+    assert 0.6 < section["value"] <= 0.9 and section["continue_threshold"]["value"] <= 0.45
+    assert section["f1_where_chosen"] == pytest.approx(1.0)
+    assert pair.metrics["entity"]["strict"]["micro"]["f1"] == pytest.approx(1.0)
+    assert tagger.continue_threshold == section["continue_threshold"]["value"]  # the pipeline decodes as evaluated
+    doc = nlp("Edema no pé esquerdo .")
+    assert [(s.start, s.end) for s in doc.spans["sc"] if s.label_ == "Problema"] == [(0, 4)]
+    with pytest.raises(ValueError, match="continuation"):
+        evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle", tune_continue=True)  # token objective
+
+
 @Language.component("test_evaluate_fixed_spans")
 def fixed_spans(doc):
     """A span-only 'pipeline': finds "dor" and "peito" by word, the way a rule or LLM pipeline would."""

@@ -117,3 +117,16 @@ def test_whitespace_tokens_never_start_or_end_a_span(scheme):
     only_space = decode(numpy.full((2, len(columns(LABELS, scheme))), 0.9, dtype="float32"), LABELS, scheme,
                         space=numpy.array([True, True]))
     assert only_space == []
+
+
+def test_bio_continuation_threshold_carries_a_span_over_weaker_inside_tokens():
+    probs = numpy.array([[0.9, 0.1], [0.1, 0.6], [0.1, 0.4], [0.1, 0.1]], dtype="float32")  # B, I of one label
+    assert [(s.start, s.end) for s in decode(probs, ["Problema"], "BIO", 0.5)] == [(0, 2)]
+    carried = decode(probs, ["Problema"], "BIO", 0.5, continue_thresholds=0.3)
+    assert [(s.start, s.end) for s in carried] == [(0, 3)]
+    assert carried[0].score == pytest.approx((0.9 + 0.6 + 0.4) / 3)
+    weak_start = probs.copy()
+    weak_start[0, 0] = 0.4  # a weak B starts nothing, however low the continuation threshold
+    assert decode(weak_start, ["Problema"], "BIO", 0.5, continue_thresholds=0.3) == []
+    with pytest.raises(ValueError):
+        decode(probs, ["Problema"], "BIO", 0.5, continue_thresholds=1.5)

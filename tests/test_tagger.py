@@ -267,3 +267,18 @@ def test_paper_weights_warn_when_they_collapse():
     with pytest.warns(ClassWeightWarning, match="I-Problema is 0.200 < 1"):
         nlp, _ = train("IO", steps=0, class_weighting="inverse_doc_freq")
     assert nlp.get_pipe("clinical_tagger").class_weights == {"I-Anatomia": 0.5, "I-Problema": pytest.approx(0.2)}
+
+
+def test_continue_threshold_is_checked_settable_and_saved(tmp_path):
+    nlp, _ = train("BIO", steps=5)
+    tagger = nlp.get_pipe("clinical_tagger")
+    assert tagger.continue_threshold is None  # default: the same as the threshold
+    with pytest.raises(ValueError):
+        tagger.continue_threshold = 1.5
+    with pytest.raises(ValueError, match="Doenca"):
+        tagger.continue_threshold = {"Doenca": 0.3}
+    tagger.continue_threshold = {"Problema": 0.2, "Anatomia": 0.4}
+    nlp.to_disk(tmp_path / "pipeline")
+    assert spacy.load(tmp_path / "pipeline").get_pipe("clinical_tagger").continue_threshold == {
+        "Problema": 0.2, "Anatomia": 0.4,
+    }

@@ -312,6 +312,39 @@ def select_entity_threshold(
     return ThresholdChoice({k: v[0] for k, v in chosen.items()}, {k: v[1] for k, v in chosen.items()})
 
 
+def select_bio_thresholds(
+    docs: Sequence[DocResult],
+    labels: Sequence[str],
+    start: float,
+    orphan: bool = False,
+    grid: numpy.ndarray = THRESHOLD_GRID,
+    rounds: int = 2,
+) -> tuple[float, float, float]:
+    """BIO: shared start and continuation thresholds (see `schemes.decode`) maximising exact-span micro F1.
+
+    Coordinate search from (start, start): the continuation threshold over the grid with the start fixed, then
+    the start with the continuation fixed, `rounds` times (a full grid of both is 99 x 99 decodings).
+    RETURNS: (start threshold, continuation threshold, strict micro F1 there).
+    """
+    gold = [doc.gold for doc in docs]
+
+    def f1(begin: float, carry: float) -> float:
+        pred = [
+            [(s.start, s.end, s.label) for s in decode(doc.probs, labels, "BIO", begin, orphan, doc.space, carry)]
+            for doc in docs
+        ]
+        return entity_metrics(gold, pred, labels)["strict"]["micro"]["f1"]
+
+    carry, best = start, f1(start, start)
+    for _ in range(rounds):
+        carry, score = best_on_grid(grid, numpy.asarray([f1(start, float(v)) for v in grid]))
+        start, score = best_on_grid(grid, numpy.asarray([f1(float(v), carry) for v in grid]))
+        if score <= best + 1e-12:  # no better pair this round: a fixed point of the search
+            break
+        best = score
+    return start, carry, f1(start, carry)
+
+
 def _pred_label_matrix(docs: Sequence[DocResult], labels: Sequence[str]) -> tuple[numpy.ndarray, numpy.ndarray]:
     """Gold and predicted token x label matrices from spans (span-only pipelines), real tokens only."""
     known = set(labels)
@@ -338,6 +371,7 @@ def evaluate_pipeline(
     component: Optional[str] = None,
     batch_size: int = 32,
     objective: str = "token",
+    tune_continue: bool = False,
 ) -> Evaluation:
     """Evaluate `nlp` on gold docs: token- and entity-level metrics at the threshold the policy gives.
 
@@ -348,6 +382,9 @@ def evaluate_pipeline(
     spans_key: the key the pipeline writes (default: the tagger's, else "sc"). component: the tagger's name.
     objective: what the dev/oracle threshold maximises: "token" (token micro F1, the paper) or "entity"
         (exact-span F1).
+    tune_continue: BIO, dev/oracle policy, entity objective, shared threshold: choose the start and the
+        continuation threshold (`schemes.decode`) together by exact-span micro F1 where the threshold is chosen;
+        otherwise the tagger's own `continue_threshold` is used.
     RETURNS: an `Evaluation` (metrics dict without provenance; `evaluate_command` adds it).
     """
     tagger = find_tagger(nlp, component)
@@ -403,6 +440,22 @@ def evaluate_pipeline(
             policy, per_label, labels, scheme, matrices, dev_matrices, fixed, objective, entity_choice
         )
         value = section["value"]
+        continue_value = tagger.continue_threshold
+        if tune_continue:
+            if scheme != "BIO" or policy == "fixed" or per_label or objective != "entity":
+                raise ValueError(
+                    "tuning the continuation threshold needs a BIO tagger, the dev or oracle policy, one shared "
+                    "threshold and --threshold-objective entity"
+                )
+            value, continue_value, f1 = select_bio_thresholds(test if policy == "oracle" else dev, labels, value, orphan)
+            section.update(value=value, f1_where_chosen=f1)
+            section["continue_threshold"] = {
+                "value": continue_value,
+                "chosen_on": section["chosen_on"],
+                "objective": "entity strict micro F1, with the start threshold (coordinate search)",
+            }
+        elif continue_value is not None:
+            section["continue_threshold"] = {"value": continue_value, "chosen_on": "the pipeline's own"}
         predicted = apply_thresholds(matrices.scores, threshold_array(value, column_labels))
         token = {scheme: token_metrics(matrices.gold_columns, predicted, names, matrices.scores)}
         if scheme == "BIO":
@@ -414,10 +467,11 @@ def evaluate_pipeline(
             f"{t:.2f}": round(float(f), 6) for t, f in zip(counts.grid, f1_curve(*counts.pooled()))
         }
         pred_spans = [
-            [(s.start, s.end, s.label) for s in decode(doc.probs, labels, scheme, value, orphan, doc.space)]
+            [(s.start, s.end, s.label) for s in decode(doc.probs, labels, scheme, value, orphan, doc.space, continue_value)]
             for doc in test
         ]
         tagger.threshold = value  # the pipeline object now decodes as evaluated
+        tagger.continue_threshold = continue_value
         metrics.update(
             pipeline_kind="clinical_tagger",
             component=tagger.name,
@@ -528,9 +582,13 @@ def _threshold_text(section: Mapping[str, Any]) -> str:
     value = section.get("value")
     if value is None:
         return "none"
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k} {v:.2f}" for k, v in value.items())
-    return f"{value:.2f} (shared)"
+    text = ", ".join(f"{k} {v:.2f}" for k, v in value.items()) if isinstance(value, Mapping) else f"{value:.2f} (shared)"
+    carry = section.get("continue_threshold")
+    if carry:
+        inner = carry["value"]
+        inner = ", ".join(f"{k} {v:.2f}" for k, v in inner.items()) if isinstance(inner, Mapping) else f"{inner:.2f}"
+        text += f"; continuation (I) threshold {inner} ({carry['chosen_on']})"
+    return text
 
 
 def render_report(metrics: Mapping[str, Any]) -> str:
@@ -735,6 +793,14 @@ def evaluate_command(
             "(exact-span F1, for span output).",
         ),
     ] = ThresholdObjective.token,
+    tune_continue_threshold: Annotated[
+        bool,
+        typer.Option(
+            "--tune-continue-threshold",
+            help="BIO, with --threshold-objective entity: choose the start threshold and the (lower) threshold an I "
+            "needs to continue a span together, by exact-span F1.",
+        ),
+    ] = False,
     threshold: Annotated[
         Optional[str],
         typer.Option("--threshold", help="Policy fixed: a value (0.4) or per label (Problema=0.4,Anatomia=0.3)."),
@@ -785,6 +851,7 @@ def evaluate_command(
             component=component,
             batch_size=batch_size,
             objective=threshold_objective.value,
+            tune_continue=tune_continue_threshold,
         )
     except ValueError as err:
         typer.echo(f"error: {err}", err=True)

@@ -102,7 +102,9 @@ def evaluation_summary(metrics: Mapping[str, Any]) -> dict[str, Any]:
         "corpus": provenance.get("corpus"),
         "date": provenance.get("date"),
         "data_sha256": {role: d.get("sha256") for role, d in provenance.get("data", {}).items()},
-        "threshold": {k: threshold.get(k) for k in ("policy", "description", "value", "chosen_on", "per_label")},
+        "threshold": {
+            k: threshold.get(k) for k in ("policy", "description", "value", "chosen_on", "per_label", "continue_threshold")
+        },
         "token_unit": metrics.get("token_unit"),
         "counts": metrics.get("counts", {}),
         "token": {"scheme": scheme, "micro": prf(token.get("micro", {})), "macro": prf(token.get("macro", {}))},
@@ -182,6 +184,9 @@ def package_pipeline(
         if section.get("policy") in ("dev", "fixed") and section.get("value") is not None:
             if apply_threshold:
                 tagger.threshold = section["value"]
+                carry = section.get("continue_threshold")
+                if carry:
+                    tagger.continue_threshold = carry["value"]
                 threshold_note = section.get("description", section["policy"])
         elif section.get("policy") == "oracle":
             # A threshold chosen on the test set would make the shipped scores optimistic: never ship it.
@@ -203,6 +208,7 @@ def package_pipeline(
         "labels": labels,
         "spans_key": spans_key,
         "threshold": tagger.threshold if tagger is not None else None,
+        "continue_threshold": tagger.continue_threshold if tagger is not None else None,
         "threshold_source": threshold_note,
         "training_corpus": source["name"],
         "package_version": __version__,

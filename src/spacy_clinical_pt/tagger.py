@@ -76,6 +76,7 @@ if not Doc.has_extension(PROBS_EXTENSION):
         "spans_key": DEFAULT_SPANS_KEY,
         "scheme": "IO",
         "threshold": DEFAULT_THRESHOLD,
+        "continue_threshold": None,
         "class_weighting": "inverse_doc_freq_clamped",
         "bio_start_on_orphan_i": False,
         "store_ents": False,
@@ -96,6 +97,7 @@ def make_clinical_tagger(
     spans_key: str,
     scheme: str,
     threshold: Union[float, Dict[str, float]],
+    continue_threshold: Optional[Union[float, Dict[str, float]]],
     class_weighting: str,
     bio_start_on_orphan_i: bool,
     store_ents: bool,
@@ -107,6 +109,8 @@ def make_clinical_tagger(
     spans_key: the `doc.spans` key read for training and written at prediction.
     scheme: "IO" or "BIO".
     threshold: a probability in (0, 1) shared by all labels, or a mapping label -> probability.
+    continue_threshold: BIO only: the probability an `I` needs to continue an open span (shared or per label);
+        null: the same as `threshold`. See `schemes.decode`.
     class_weighting: "none", "inverse_doc_freq", "inverse_doc_freq_clamped" or "inverse_token_freq".
     bio_start_on_orphan_i: BIO decoding: an `I` that follows no span starts one (default false: measured worse).
     store_ents: also write the best non-overlapping spans to `doc.ents`.
@@ -119,6 +123,7 @@ def make_clinical_tagger(
         spans_key=spans_key,
         scheme=scheme,
         threshold=threshold,
+        continue_threshold=continue_threshold,
         class_weighting=class_weighting,
         bio_start_on_orphan_i=bio_start_on_orphan_i,
         store_ents=store_ents,
@@ -205,6 +210,7 @@ class ClinicalTagger(TrainablePipe):
         spans_key: str = DEFAULT_SPANS_KEY,
         scheme: str = "IO",
         threshold: Thresholds = DEFAULT_THRESHOLD,
+        continue_threshold: Optional[Thresholds] = None,
         class_weighting: str = "inverse_doc_freq_clamped",
         bio_start_on_orphan_i: bool = False,
         store_ents: bool = False,
@@ -222,6 +228,7 @@ class ClinicalTagger(TrainablePipe):
             "spans_key": spans_key,
             "scheme": scheme,
             "threshold": self._checked_threshold(threshold, None),
+            "continue_threshold": None if continue_threshold is None else self._checked_threshold(continue_threshold, None),
             "class_weighting": class_weighting,
             "class_weights": {},
             "bio_start_on_orphan_i": bool(bio_start_on_orphan_i),
@@ -268,6 +275,16 @@ class ClinicalTagger(TrainablePipe):
     def threshold(self, value: Thresholds) -> None:
         self.cfg["threshold"] = self._checked_threshold(value, self.labels or None)
 
+    @property
+    def continue_threshold(self) -> Optional[Thresholds]:
+        """BIO: the probability an `I` needs to continue an open span; None: `threshold`. Settable."""
+        value = self.cfg.get("continue_threshold")
+        return dict(value) if isinstance(value, dict) else value
+
+    @continue_threshold.setter
+    def continue_threshold(self, value: Optional[Thresholds]) -> None:
+        self.cfg["continue_threshold"] = None if value is None else self._checked_threshold(value, self.labels or None)
+
     @staticmethod
     def _checked_threshold(value: Thresholds, labels: Optional[Sequence[str]]) -> Thresholds:
         """Validate a threshold; mapping keys are only checked once the labels are known."""
@@ -303,7 +320,9 @@ class ClinicalTagger(TrainablePipe):
         for doc, doc_probs in zip(docs, probs):
             doc_probs = numpy.asarray(doc_probs, dtype="float32")
             space = numpy.fromiter((token.is_space for token in doc), dtype=bool, count=len(doc))
-            decoded = decode(doc_probs, labels, scheme, threshold, self.cfg["bio_start_on_orphan_i"], space)
+            decoded = decode(
+                doc_probs, labels, scheme, threshold, self.cfg["bio_start_on_orphan_i"], space, self.continue_threshold
+            )
             group = SpanGroup(doc, name=self.key, spans=[Span(doc, s.start, s.end, label=s.label) for s in decoded])
             group.attrs["scores"] = numpy.asarray([s.score for s in decoded], dtype="float32")
             group.attrs["columns"] = list(names)
@@ -399,6 +418,7 @@ class ClinicalTagger(TrainablePipe):
                 f"labels were given in [initialize.components.{self.name}]"
             )
         self.cfg["threshold"] = self._checked_threshold(self.cfg["threshold"], self.labels)
+        self.continue_threshold = self.continue_threshold  # checked against the labels, now known
         self.cfg["class_weights"] = class_weights(
             [eg.reference for eg in examples], self.labels, self.scheme, self.cfg["class_weighting"], spans_key=self.key
         )
