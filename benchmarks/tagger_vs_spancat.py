@@ -140,6 +140,9 @@ def main(
     results: Annotated[Path, typer.Option(help="Markdown results file.")] = Path(
         "benchmarks/results/tagger_vs_spancat.md"
     ),
+    reuse_only: Annotated[
+        bool, typer.Option("--reuse-only", help="Train nothing: tabulate the (model, seed) runs already trained.")
+    ] = False,
 ) -> None:
     """Train and evaluate the clinical tagger and spancat on one split over several seeds; print the table."""
     seeds = seeds or [1, 2, 3]
@@ -155,6 +158,9 @@ def main(
     for model in models:
         for seed in seeds:
             run_dir = (output if output.is_absolute() else REPO / output) / f"{model}_s{seed}"
+            if reuse_only and not (run_dir / "train_seconds.txt").is_file():
+                typer.echo(f"{run_dir.name}: not trained, left out (--reuse-only)")
+                continue
             seconds = train(model, seed, split, run_dir)
             speed = words_per_second(run_dir / "model-best", split / "test.spacy")
             for name in (name for name, (trained, _) in ROWS.items() if trained == model):
@@ -178,7 +184,7 @@ def main(
         f"{platform.python_version()}, spaCy {spacy.__version__}",
         f"- data: {split.relative_to(REPO) if split.is_relative_to(REPO) else split} (sha256 prefixes: "
         + ", ".join(f"{k} {v}" for k, v in data.items()) + ")",
-        f"- seeds: {', '.join(map(str, seeds))}; settings: "
+        "- seeds: " + "; ".join(f"{name}: {len(rows)} run(s)" for name, rows in table.items()) + "; settings: "
         + "; ".join(f"{m}: {MODELS[m][0]} {' '.join(MODELS[m][1])}" for m in models),
         "- strict = exact span and label, micro over all entities; the tagger's threshold is chosen on dev (by the "
         "objective in its row), spancat is scored at its own output; words/s = inference over the test notes, "
