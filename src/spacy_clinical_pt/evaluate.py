@@ -36,7 +36,7 @@ import sys
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Mapping, Optional, Sequence
+from typing import Annotated, Any, Callable, Mapping, Optional, Sequence
 
 import numpy
 import spacy
@@ -228,7 +228,7 @@ def choose_threshold(
     dev: Optional[TokenMatrices],
     fixed: Optional[float | Mapping[str, float]],
     objective: str = "token",
-    entity_choice: Optional[Any] = None,
+    entity_choice: Optional[Callable[[str], ThresholdChoice]] = None,
 ) -> dict[str, Any]:
     """The threshold section of metrics.json: policy, value(s), where they were chosen, F1 there.
 
@@ -280,6 +280,24 @@ def choose_threshold(
     return section
 
 
+def decoded_spans(
+    docs: Sequence[DocResult],
+    labels: Sequence[str],
+    scheme: str,
+    threshold: float | Mapping[str, float],
+    orphan: bool = False,
+    continue_threshold: Optional[float | Mapping[str, float]] = None,
+) -> list[list[tuple[int, int, str]]]:
+    """The `(start, end, label)` spans `schemes.decode` gives for each doc's probabilities at these thresholds."""
+    return [
+        [
+            (s.start, s.end, s.label)
+            for s in decode(doc.probs, labels, scheme, threshold, orphan, doc.space, continue_threshold)
+        ]
+        for doc in docs
+    ]
+
+
 def select_entity_threshold(
     docs: Sequence[DocResult],
     labels: Sequence[str],
@@ -298,11 +316,7 @@ def select_entity_threshold(
     micro = numpy.zeros(len(grid))
     by_label = {label: numpy.zeros(len(grid)) for label in labels}
     for k, value in enumerate(grid):
-        pred = [
-            [(s.start, s.end, s.label) for s in decode(doc.probs, labels, scheme, float(value), orphan, doc.space)]
-            for doc in docs
-        ]
-        strict = entity_metrics(gold, pred, labels)["strict"]
+        strict = entity_metrics(gold, decoded_spans(docs, labels, scheme, float(value), orphan), labels)["strict"]
         micro[k] = strict["micro"]["f1"]
         for label in labels:
             by_label[label][k] = strict["per_label"][label]["f1"]
@@ -329,10 +343,7 @@ def select_bio_thresholds(
     gold = [doc.gold for doc in docs]
 
     def f1(begin: float, carry: float) -> float:
-        pred = [
-            [(s.start, s.end, s.label) for s in decode(doc.probs, labels, "BIO", begin, orphan, doc.space, carry)]
-            for doc in docs
-        ]
+        pred = decoded_spans(docs, labels, "BIO", begin, orphan, carry)
         return entity_metrics(gold, pred, labels)["strict"]["micro"]["f1"]
 
     carry, best = start, f1(start, start)
@@ -447,7 +458,8 @@ def evaluate_pipeline(
                     "tuning the continuation threshold needs a BIO tagger, the dev or oracle policy, one shared "
                     "threshold and --threshold-objective entity"
                 )
-            value, continue_value, f1 = select_bio_thresholds(test if policy == "oracle" else dev, labels, value, orphan)
+            chosen_on = test if policy == "oracle" else dev
+            value, continue_value, f1 = select_bio_thresholds(chosen_on, labels, value, orphan)
             section.update(value=value, f1_where_chosen=f1)
             section["continue_threshold"] = {
                 "value": continue_value,
@@ -466,10 +478,7 @@ def evaluate_pipeline(
         section["test_micro_f1_by_threshold"] = {
             f"{t:.2f}": round(float(f), 6) for t, f in zip(counts.grid, f1_curve(*counts.pooled()))
         }
-        pred_spans = [
-            [(s.start, s.end, s.label) for s in decode(doc.probs, labels, scheme, value, orphan, doc.space, continue_value)]
-            for doc in test
-        ]
+        pred_spans = decoded_spans(test, labels, scheme, value, orphan, continue_value)
         tagger.threshold = value  # the pipeline object now decodes as evaluated
         tagger.continue_threshold = continue_value
         metrics.update(
@@ -582,13 +591,18 @@ def _threshold_text(section: Mapping[str, Any]) -> str:
     value = section.get("value")
     if value is None:
         return "none"
-    text = ", ".join(f"{k} {v:.2f}" for k, v in value.items()) if isinstance(value, Mapping) else f"{value:.2f} (shared)"
+    text = _values_text(value) + ("" if isinstance(value, Mapping) else " (shared)")
     carry = section.get("continue_threshold")
     if carry:
-        inner = carry["value"]
-        inner = ", ".join(f"{k} {v:.2f}" for k, v in inner.items()) if isinstance(inner, Mapping) else f"{inner:.2f}"
-        text += f"; continuation (I) threshold {inner} ({carry['chosen_on']})"
+        text += f"; continuation (I) threshold {_values_text(carry['value'])} ({carry['chosen_on']})"
     return text
+
+
+def _values_text(value: float | Mapping[str, float]) -> str:
+    """A threshold as text: `0.50`, or `Anatomia 0.35, Problema 0.50` per label."""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {v:.2f}" for k, v in value.items())
+    return f"{value:.2f}"
 
 
 def render_report(metrics: Mapping[str, Any]) -> str:

@@ -228,12 +228,13 @@ class ClinicalTagger(TrainablePipe):
             "spans_key": spans_key,
             "scheme": scheme,
             "threshold": self._checked_threshold(threshold, None),
-            "continue_threshold": None if continue_threshold is None else self._checked_threshold(continue_threshold, None),
+            "continue_threshold": None,
             "class_weighting": class_weighting,
             "class_weights": {},
             "bio_start_on_orphan_i": bool(bio_start_on_orphan_i),
             "store_ents": bool(store_ents),
         }
+        self.continue_threshold = continue_threshold
 
     @property
     def key(self) -> str:
