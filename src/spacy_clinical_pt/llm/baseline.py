@@ -54,6 +54,20 @@ USAGE_COLUMNS = (
 TABLE4_HEADER = ("Model (reasoning effort)", "Mean time (s)", "Mean tokens", "Cost per 1,000 responses (USD)")
 
 
+# Options both commands take.
+ExamplesOption = Annotated[
+    Optional[Path],
+    typer.Option("--examples", help="Training DocBin the few-shot example is drawn from (paths.examples)."),
+]
+AllowRemoteOption = Annotated[
+    bool, typer.Option("--allow-remote", help="Opt in to sending the notes to a remote API (the config's host).")
+]
+OverridesOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", help="Config override key=value (repeatable), e.g. components.llm.model.name=MODEL."),
+]
+
+
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """`--set key=value` pairs as config overrides; a value is read as JSON when it parses, else as a string.
 
@@ -351,14 +365,8 @@ def llm_baseline_command(
     test: Annotated[Path, typer.Argument(help="Gold test set, a .spacy DocBin written by `convert`/`split`.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for metrics.json, report.md, usage.csv, "
                                          "table4.md.")] = Path("metrics/llm"),
-    examples: Annotated[
-        Optional[Path],
-        typer.Option("--examples", help="Training DocBin the few-shot example is drawn from (paths.examples)."),
-    ] = None,
-    allow_remote: Annotated[
-        bool,
-        typer.Option("--allow-remote", help="Opt in to sending the notes to a remote API (the config's host)."),
-    ] = False,
+    examples: ExamplesOption = None,
+    allow_remote: AllowRemoteOption = False,
     label: Annotated[
         Optional[str],
         typer.Option("--label", help="Model name in aggregate/compare tables (default: model-effort)."),
@@ -370,10 +378,7 @@ def llm_baseline_command(
         Optional[int], typer.Option("--limit", min=1, help="Only the first N notes (a cheap trial run).")
     ] = None,
     gold_key: Annotated[str, typer.Option("--gold-key", help="doc.spans key of the gold entities.")] = "sc",
-    overrides: Annotated[
-        Optional[list[str]],
-        typer.Option("--set", help="Config override key=value (repeatable), e.g. components.llm.model.name=MODEL."),
-    ] = None,
+    overrides: OverridesOption = None,
 ) -> None:
     """Run an LLM pipeline over a test set and evaluate it like a trained pipeline, with its cost and errors."""
     from ..convert import load_docs
@@ -616,24 +621,15 @@ def annotate_silver_command(
     keep_empty: Annotated[
         bool, typer.Option("--keep-empty/--drop-empty", help="Keep units where the LLM found no entity.")
     ] = False,
-    examples: Annotated[
-        Optional[Path],
-        typer.Option("--examples", help="Training DocBin the few-shot example is drawn from (paths.examples)."),
-    ] = None,
-    allow_remote: Annotated[
-        bool,
-        typer.Option("--allow-remote", help="Opt in to sending the notes to a remote API (the config's host)."),
-    ] = False,
+    examples: ExamplesOption = None,
+    allow_remote: AllowRemoteOption = False,
     report_path: Annotated[
         Optional[Path], typer.Option("--report", help="Write the counts (no text) to this JSON file.")
     ] = None,
     limit: Annotated[
         Optional[int], typer.Option("--limit", min=1, help="Send at most N units (a cheap trial run).")
     ] = None,
-    overrides: Annotated[
-        Optional[list[str]],
-        typer.Option("--set", help="Config override key=value (repeatable), e.g. components.llm.model.name=MODEL."),
-    ] = None,
+    overrides: OverridesOption = None,
 ) -> None:
     """Label unlabelled notes with an LLM into a silver training DocBin (filters as seed 003; counts reported)."""
     try:
