@@ -3,6 +3,10 @@
     python benchmarks/tagger_vs_spancat.py                       # seeds 1 2 3 on corpus/nestedclinbr/iterative
     python benchmarks/tagger_vs_spancat.py --seeds 1 --models tagger
 
+Models (see MODELS): `tagger` (BIO), `tagger_bioe` (BIOE: BIO plus an end column per label), `spancat`
+(spaCy's spancat on the CNN tok2vec of configs/spancat_cnn.cfg, window 1) and `spancat_w2` (spancat on the
+tagger's window-2 tok2vec: the strictly same encoder).
+
 For each model and training seed it trains (`spacy train`, timed; a run folder that already holds `model-best`
 and `train_seconds.txt` is reused, so the script can be resumed), evaluates on the split's test set with
 `spacy-clinical-pt evaluate` (the tagger's threshold chosen on dev by token micro F1, by exact-span F1, and a BIO
@@ -46,7 +50,22 @@ MODELS: dict[str, tuple[str, list[str]]] = {
             "--training.patience", "2000",
         ],
     ),
+    # The tagger with an explicit end column per label (BIOE): the same settings otherwise.
+    "tagger_bioe": (
+        "configs/cnn.cfg",
+        [
+            "--components.clinical_tagger.scheme", "BIOE",
+            "--components.tok2vec.model.encode.window_size", "2",
+            "--training.max_steps", "6000",
+            "--training.patience", "2000",
+        ],
+    ),
     "spancat": ("configs/spancat_cnn.cfg", ["--training.max_steps", "5000"]),
+    # spancat on the tagger's tok2vec (window 2): the strictly same-encoder comparison.
+    "spancat_w2": (
+        "configs/spancat_cnn.cfg",
+        ["--components.tok2vec.model.encode.window_size", "2", "--training.max_steps", "5000"],
+    ),
 }
 # Table row -> (trained model, `evaluate` options). The tagger's threshold is chosen on dev, by token micro F1 (the
 # paper's objective) or by exact-span F1 (the target here); spancat is scored at its own output.
@@ -56,7 +75,12 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "tagger (dev start + continuation thresholds: span F1)": (
         "tagger", ["--threshold-objective", "entity", "--tune-continue-threshold"]
     ),
+    "tagger BIOE (dev threshold: span F1)": ("tagger_bioe", ["--threshold-objective", "entity"]),
+    "tagger BIOE (dev start + continuation thresholds: span F1)": (
+        "tagger_bioe", ["--threshold-objective", "entity", "--tune-continue-threshold"]
+    ),
     "spancat": ("spancat", []),
+    "spancat (CNN window 2)": ("spancat_w2", []),
 }
 
 
@@ -93,7 +117,7 @@ def evaluate(row: str, seed: int, split: Path, run_dir: Path) -> dict:
             str(split / "test.spacy"), "--output", str(folder), "--seed", str(seed),
             "--label", row, "--corpus", split.parent.name, *options,
         ]
-        if model == "tagger":
+        if model.startswith("tagger"):
             command += ["--dev", str(split / "dev.spacy")]
         subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return json.loads(metrics.read_text(encoding="utf8"))
@@ -113,7 +137,7 @@ def words_per_second(model_dir: Path, test: Path) -> float:
 def row(metrics: dict) -> dict[str, float]:
     strict = metrics["entity"]["strict"]
     token = metrics["token"]
-    io = token.get("BIO_collapsed") or token["IO"]
+    io = token.get(f"{metrics['scheme']}_collapsed") or token["IO"]
     return {
         "strict_p": strict["micro"]["precision"],
         "strict_r": strict["micro"]["recall"],
@@ -135,7 +159,7 @@ def main(
         "corpus/nestedclinbr/iterative"
     ),
     seeds: Annotated[Optional[list[int]], typer.Option("--seeds", help="Training seeds.")] = None,
-    models: Annotated[Optional[list[str]], typer.Option("--models", help="tagger and/or spancat.")] = None,
+    models: Annotated[Optional[list[str]], typer.Option("--models", help="Models to run (see MODELS).")] = None,
     output: Annotated[Path, typer.Option(help="Folder of the run folders.")] = Path("training/tagger_vs_spancat"),
     results: Annotated[Path, typer.Option(help="Markdown results file.")] = Path(
         "benchmarks/results/tagger_vs_spancat.md"

@@ -204,6 +204,32 @@ def test_start_and_continuation_thresholds_are_tuned_together():
         evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle", tune_continue=True)  # token objective
 
 
+def test_bioe_tagger_is_scored_on_its_columns_and_ends_spans_on_its_end_column():
+    """A spurious inside token (I 0.6 on the "." after "esquerdo") carries a BIO span one token too far; the end
+    column (E 0.9 on "esquerdo", 0.1 on ".") stops it where the entity ends."""
+    nlp = tagger_pipeline("BIOE")
+    gold = {text: spans for text, spans in TEST}
+    tagger = nlp.get_pipe("clinical_tagger")
+
+    def probs(doc):
+        p = 0.1 + 0.8 * encode(gold[doc.text], len(doc), LABELS, "BIOE")
+        if "esquerdo" in [t.text for t in doc]:
+            p[len(doc) - 1, 3 * LABELS.index("Problema") + 1] = 0.6
+        return p.astype("float32")
+
+    tagger.predict = lambda docs: [probs(d) for d in docs]
+    m = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="fixed", threshold=0.5).metrics
+    assert set(m["token"]) == {"BIOE", "BIOE_collapsed"}
+    assert list(m["token"]["BIOE"]["per_label"])[:3] == ["B-Anatomia", "I-Anatomia", "E-Anatomia"]
+    assert m["token"]["BIOE_collapsed"]["micro"]["fp"] == 1  # the "." is inside by its I column
+    assert m["entity"]["strict"]["micro"]["f1"] == pytest.approx(1.0)  # ... but no span takes it
+    doc = nlp("Edema no pé esquerdo .")
+    assert [(s.start, s.end) for s in doc.spans["sc"] if s.label_ == "Problema"] == [(0, 4)]
+    tuned = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle", objective="entity", tune_continue=True)
+    assert tuned.metrics["threshold"]["f1_where_chosen"] == pytest.approx(1.0)
+    assert "continue_threshold" in tuned.metrics["threshold"]
+
+
 @Language.component("test_evaluate_fixed_spans")
 def fixed_spans(doc):
     """A span-only 'pipeline': finds "dor" and "peito" by word, the way a rule or LLM pipeline would."""

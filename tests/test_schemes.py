@@ -1,9 +1,17 @@
-"""IO and BIO encoding and decoding on hand-made overlapping spans (pure numpy, no model)."""
+"""IO, BIO and BIOE encoding and decoding on hand-made overlapping spans (pure numpy, no model)."""
 
 import numpy
 import pytest
 
-from spacy_clinical_pt.schemes import DecodedSpan, columns, decode, encode, label_matrix, threshold_vector
+from spacy_clinical_pt.schemes import (
+    DecodedSpan,
+    columns,
+    decode,
+    encode,
+    label_matrix,
+    label_probabilities,
+    threshold_vector,
+)
 
 LABELS = ["Problema", "Anatomia"]
 # "dor no peito esquerdo há dois dias": Problema covers 0-4, Anatomia 2-4 nested inside, a second Problema 5-7.
@@ -13,6 +21,9 @@ SPANS = [(0, 4, "Problema"), (2, 4, "Anatomia"), (5, 7, "Problema")]
 def test_columns_per_scheme():
     assert columns(LABELS, "IO") == ["I-Problema", "I-Anatomia"]
     assert columns(LABELS, "BIO") == ["B-Problema", "I-Problema", "B-Anatomia", "I-Anatomia"]
+    assert columns(LABELS, "BIOE") == [
+        "B-Problema", "I-Problema", "E-Problema", "B-Anatomia", "I-Anatomia", "E-Anatomia"
+    ]
     with pytest.raises(ValueError, match="unknown annotation scheme 'BILOU'"):
         columns(LABELS, "BILOU")
 
@@ -33,7 +44,17 @@ def test_bio_encoding_marks_first_token_b_and_the_rest_i():
     assert matrix[:, 3].tolist() == [0, 0, 0, 1, 0, 0, 0, 0]  # I-Anatomia
 
 
-@pytest.mark.parametrize("scheme", ["IO", "BIO"])
+def test_bioe_encoding_adds_an_end_column_that_one_token_spans_share_with_b():
+    matrix = encode(SPANS + [(7, 8, "Anatomia")], 8, LABELS, "BIOE")
+    assert matrix.shape == (8, 6)
+    assert matrix[:, 0].tolist() == [1, 0, 0, 0, 0, 1, 0, 0]  # B-Problema
+    assert matrix[:, 1].tolist() == [0, 1, 1, 1, 0, 0, 1, 0]  # I-Problema, as BIO
+    assert matrix[:, 2].tolist() == [0, 0, 0, 1, 0, 0, 1, 0]  # E-Problema: the last token of each span
+    assert matrix[:, 3].tolist() == [0, 0, 1, 0, 0, 0, 0, 1]  # B-Anatomia
+    assert matrix[:, 5].tolist() == [0, 0, 0, 1, 0, 0, 0, 1]  # E-Anatomia: the one-token span is B and E
+
+
+@pytest.mark.parametrize("scheme", ["IO", "BIO", "BIOE"])
 def test_decode_inverts_encode_with_overlaps(scheme):
     probs = encode(SPANS, 8, LABELS, scheme)
     decoded = decode(probs, LABELS, scheme, 0.5)
@@ -103,7 +124,7 @@ def test_label_matrix_is_the_io_matrix_whatever_the_scheme():
     assert (label_matrix(SPANS, 8, LABELS) == encode(SPANS, 8, LABELS, "IO")).all()
 
 
-@pytest.mark.parametrize("scheme", ["IO", "BIO"])
+@pytest.mark.parametrize("scheme", ["IO", "BIO", "BIOE"])
 def test_whitespace_tokens_never_start_or_end_a_span(scheme):
     # tokens: "\n" "dor" " " "peito" "\n" -- all above threshold; the newline alone after it too
     probs = numpy.full((6, len(columns(LABELS, scheme))), 0.9, dtype="float32")
@@ -130,3 +151,34 @@ def test_bio_continuation_threshold_carries_a_span_over_weaker_inside_tokens():
     assert decode(weak_start, ["Problema"], "BIO", 0.5, continue_thresholds=0.3) == []
     with pytest.raises(ValueError):
         decode(probs, ["Problema"], "BIO", 0.5, continue_thresholds=1.5)
+
+
+def test_bioe_span_ends_on_the_most_probable_end_inside_the_run():
+    # one label, columns B, I, E: the Is carry the run over tokens 0-4, the E says the span ends at token 2
+    probs = numpy.array(
+        [[0.9, 0.0, 0.1], [0.1, 0.8, 0.3], [0.1, 0.7, 0.8], [0.1, 0.6, 0.2], [0.1, 0.6, 0.4], [0.0, 0.1, 0.0]],
+        dtype="float32",
+    )
+    decoded = decode(probs, ["Problema"], "BIOE", 0.5)
+    assert decoded == [DecodedSpan(0, 3, "Problema", pytest.approx((0.9 + 0.8 + 0.7) / 3))]
+    # no E reaches the threshold: the end is unknown and no span is given, where BIO takes the whole run
+    no_end = probs.copy()
+    no_end[:, 2] = 0.2
+    assert decode(no_end, ["Problema"], "BIOE", 0.5) == []
+    assert [(s.start, s.end) for s in decode(no_end[:, :2], ["Problema"], "BIO", 0.5)] == [(0, 5)]
+    # a second B inside the run closes it and starts its own span
+    second = probs.copy()
+    second[3, 0], second[4, 2] = 0.9, 0.9
+    assert [(s.start, s.end) for s in decode(second, ["Problema"], "BIOE", 0.5)] == [(0, 3), (3, 5)]
+    # the continuation threshold lets weaker Is carry the run to a later end
+    late = probs.copy()
+    late[2, 2], late[4, 2], late[3, 1] = 0.1, 0.9, 0.4
+    assert decode(late, ["Problema"], "BIOE", 0.5) == []  # the run stops at token 3, before any confident E
+    assert [(s.start, s.end) for s in decode(late, ["Problema"], "BIOE", 0.5, continue_thresholds=0.3)] == [(0, 5)]
+
+
+def test_label_probabilities_take_the_max_of_each_labels_columns():
+    probs = numpy.array([[0.9, 0.1, 0.3, 0.2, 0.6, 0.1]], dtype="float32")
+    assert label_probabilities(probs, "BIOE").tolist() == [[pytest.approx(0.9), pytest.approx(0.6)]]
+    assert label_probabilities(probs[:, :4], "BIO").tolist() == [[pytest.approx(0.9), pytest.approx(0.3)]]
+    assert (label_probabilities(probs[:, :2], "IO") == probs[:, :2]).all()

@@ -59,16 +59,17 @@ for path in sys.argv[2:]:
     out[path] = [[[s.start, s.end, s.label_] for s in doc.spans["sc"]] for doc in nlp.pipe(texts)]
 print(json.dumps(out))
 """
+SCHEMES = ("IO", "BIO", "BIOE")
 TEXTS = [text for text, _ in NOTES] + ["Paciente com dor no peito e febre.", ""]
 
 
 @pytest.fixture(scope="module")
 def trained(corpus, tmp_path_factory):
-    """Train configs/cnn.cfg in IO and BIO: {scheme: (saved pipeline, losses per window, spans predicted)}."""
+    """Train configs/cnn.cfg in IO, BIO and BIOE: {scheme: (saved pipeline, losses per window, spans predicted)}."""
     from spacy.cli.train import train
 
     results = {}
-    for scheme in ("IO", "BIO"):
+    for scheme in SCHEMES:
         output = tmp_path_factory.mktemp(f"model_{scheme}")
         overrides = {
             "paths.train": str(corpus / "train.spacy"),
@@ -89,7 +90,7 @@ def trained(corpus, tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scheme", ["IO", "BIO"])
+@pytest.mark.parametrize("scheme", SCHEMES)
 def test_loss_goes_down_and_pipeline_is_saved(trained, scheme):
     saved, losses, expected = trained[scheme]
     assert len(losses) >= 5
@@ -100,11 +101,11 @@ def test_loss_goes_down_and_pipeline_is_saved(trained, scheme):
 
 @pytest.mark.slow
 def test_saved_pipelines_reload_through_entry_points_with_the_same_spans(trained):
-    paths = [str(trained[scheme][0]) for scheme in ("IO", "BIO")]
+    paths = [str(trained[scheme][0]) for scheme in SCHEMES]
     result = subprocess.run(
         [sys.executable, "-c", LOAD_AND_PREDICT, json.dumps(TEXTS), *paths], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr[-2000:]
     reloaded = json.loads(result.stdout.strip().splitlines()[-1])
-    for scheme, path in zip(("IO", "BIO"), paths):
+    for scheme, path in zip(SCHEMES, paths):
         assert reloaded[path] == trained[scheme][2], scheme

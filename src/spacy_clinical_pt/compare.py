@@ -313,7 +313,7 @@ def friedman_wilcoxon(scores: Mapping[str, Sequence[float]], alpha: float = 0.05
 def per_label_f1(run: Run, metric: str = "token") -> dict[str, float]:
     """Per-label F1 of a run: token level per entity type (BIO collapsed), or entity strict/partial."""
     if metric == "token":
-        matrix = "BIO_collapsed" if run.scheme == "BIO" else run.scheme
+        matrix = run.scheme if run.scheme == "IO" else f"{run.scheme}_collapsed"
         per_label = run["token"].get(matrix, {}).get("per_label", {})
     elif metric in ("strict", "partial"):
         per_label = run["entity"][metric]["per_label"]

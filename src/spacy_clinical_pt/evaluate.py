@@ -3,8 +3,8 @@
     spacy-clinical-pt evaluate training/model-best corpus/test.spacy --dev corpus/dev.spacy --output eval/
 
 What is measured (see `metrics` for the definitions):
-- token level, as the paper: the token x label 0/1 matrix (IO columns; BIO: its `B-`/`I-` columns, and collapsed
-  to the entity type with the max of the `B` and `I` probabilities), micro and macro precision, recall and F1
+- token level, as the paper: the token x label 0/1 matrix (IO columns; BIO/BIOE: its `B-`/`I-`(/`E-`) columns,
+  and collapsed to the entity type with the max of the type's column probabilities), micro and macro precision, recall and F1
   with scikit-learn, ROC AUC micro and macro, per label. The unit is the spaCy token of the pipeline's tokenizer,
   and only real tokens count: whitespace tokens (`token.is_space`, e.g. a "\\r\\n") are left out. (The paper's code
   also scored padding and special positions, about a third of all positions on NestedClinBr.)
@@ -62,7 +62,7 @@ from .metrics import (
     token_metrics,
 )
 from .plots import plot_pr_curves, plot_roc_curves
-from .schemes import DEFAULT_THRESHOLD, column_label, columns, decode, encode, label_matrix
+from .schemes import DEFAULT_THRESHOLD, column_label, columns, decode, encode, label_matrix, label_probabilities
 
 NEEDS_DEV = "threshold policy 'dev' needs a dev set: pass --dev DEV.spacy (or --threshold-policy oracle/fixed)"
 ORACLE_NOTE = "oracle (threshold chosen on the test set, as in the paper: optimistic)"
@@ -186,7 +186,7 @@ class TokenMatrices:
     """The stacked token matrices of a corpus, real tokens only.
 
     gold_columns: (n_tokens, n_columns) 0/1 gold in the model's columns. scores: probabilities, same shape.
-    gold_labels: (n_tokens, n_labels) 0/1 gold per entity type. label_scores: max of B and I per label (BIO),
+    gold_labels: (n_tokens, n_labels) 0/1 gold per entity type. label_scores: max of the label's columns (BIO, BIOE),
     the scores themselves (IO).
     """
 
@@ -210,7 +210,7 @@ def token_matrices(docs: Sequence[DocResult], labels: Sequence[str], scheme: str
         gold_columns = encode(gold, len(doc.space), labels, scheme)[keep]
         gold_labels = label_matrix(gold, len(doc.space), labels)[keep]
         probs = doc.probs[keep]
-        label_scores = probs if scheme == "IO" else numpy.maximum(probs[:, 0::2], probs[:, 1::2])
+        label_scores = label_probabilities(probs, scheme)
         parts.append((gold_columns, probs, gold_labels, label_scores))
     if not parts:
         empty_c, empty_l = numpy.zeros((0, n_columns), "float32"), numpy.zeros((0, len(labels)), "float32")
@@ -333,8 +333,9 @@ def select_bio_thresholds(
     orphan: bool = False,
     grid: numpy.ndarray = THRESHOLD_GRID,
     rounds: int = 2,
+    scheme: str = "BIO",
 ) -> tuple[float, float, float]:
-    """BIO: shared start and continuation thresholds (see `schemes.decode`) maximising exact-span micro F1.
+    """BIO/BIOE: shared start and continuation thresholds (see `schemes.decode`) maximising exact-span micro F1.
 
     Coordinate search from (start, start): the continuation threshold over the grid with the start fixed, then
     the start with the continuation fixed, `rounds` times (a full grid of both is 99 x 99 decodings).
@@ -343,7 +344,7 @@ def select_bio_thresholds(
     gold = [doc.gold for doc in docs]
 
     def f1(begin: float, carry: float) -> float:
-        pred = decoded_spans(docs, labels, "BIO", begin, orphan, carry)
+        pred = decoded_spans(docs, labels, scheme, begin, orphan, carry)
         return entity_metrics(gold, pred, labels)["strict"]["micro"]["f1"]
 
     carry, best = start, f1(start, start)
@@ -393,7 +394,7 @@ def evaluate_pipeline(
     spans_key: the key the pipeline writes (default: the tagger's, else "sc"). component: the tagger's name.
     objective: what the dev/oracle threshold maximises: "token" (token micro F1, the paper) or "entity"
         (exact-span F1).
-    tune_continue: BIO, dev/oracle policy, entity objective, shared threshold: choose the start and the
+    tune_continue: BIO or BIOE, dev/oracle policy, entity objective, shared threshold: choose the start and the
         continuation threshold (`schemes.decode`) together by exact-span micro F1 where the threshold is chosen;
         otherwise the tagger's own `continue_threshold` is used.
     RETURNS: an `Evaluation` (metrics dict without provenance; `evaluate_command` adds it).
@@ -453,13 +454,13 @@ def evaluate_pipeline(
         value = section["value"]
         continue_value = tagger.continue_threshold
         if tune_continue:
-            if scheme != "BIO" or policy == "fixed" or per_label or objective != "entity":
+            if scheme == "IO" or policy == "fixed" or per_label or objective != "entity":
                 raise ValueError(
-                    "tuning the continuation threshold needs a BIO tagger, the dev or oracle policy, one shared "
+                    "tuning the continuation threshold needs a BIO or BIOE tagger, the dev or oracle policy, one shared "
                     "threshold and --threshold-objective entity"
                 )
             chosen_on = test if policy == "oracle" else dev
-            value, continue_value, f1 = select_bio_thresholds(chosen_on, labels, value, orphan)
+            value, continue_value, f1 = select_bio_thresholds(chosen_on, labels, value, orphan, scheme=scheme)
             section.update(value=value, f1_where_chosen=f1)
             section["continue_threshold"] = {
                 "value": continue_value,
@@ -470,9 +471,9 @@ def evaluate_pipeline(
             section["continue_threshold"] = {"value": continue_value, "chosen_on": "the pipeline's own"}
         predicted = apply_thresholds(matrices.scores, threshold_array(value, column_labels))
         token = {scheme: token_metrics(matrices.gold_columns, predicted, names, matrices.scores)}
-        if scheme == "BIO":
+        if scheme != "IO":
             collapsed = apply_thresholds(matrices.label_scores, threshold_array(value, labels))
-            token["BIO_collapsed"] = token_metrics(matrices.gold_labels, collapsed, labels, matrices.label_scores)
+            token[f"{scheme}_collapsed"] = token_metrics(matrices.gold_labels, collapsed, labels, matrices.label_scores)
         # The shared-threshold micro F1 across the grid on test: how much the choice of threshold matters.
         counts = grid_counts(matrices.gold_columns, matrices.scores)
         section["test_micro_f1_by_threshold"] = {
@@ -655,12 +656,13 @@ def render_report(metrics: Mapping[str, Any]) -> str:
     lines += _table(
         ["matrix", "macro P", "macro R", "macro F1", "micro P", "micro R", "micro F1", "macro AUC", "micro AUC"], rows
     )
-    if "BIO_collapsed" in metrics["token"]:
-        lines += [
-            "BIO: the paper's figures use the `B-`/`I-` columns; `BIO_collapsed` scores each entity type "
-            "(max of its `B` and `I` probabilities against gold inside-or-begin).",
-            "",
-        ]
+    for scheme in ("BIO", "BIOE"):
+        if f"{scheme}_collapsed" in metrics["token"]:
+            lines += [
+                f"{scheme}: the paper's figures use the model's own columns; `{scheme}_collapsed` scores each entity "
+                "type (the max of its columns' probabilities against gold inside the type's spans).",
+                "",
+            ]
     for name, scores in metrics["token"].items():
         lines += [f"### Per label ({name})", ""]
         lines += _table(
@@ -757,7 +759,7 @@ def write_outputs(evaluation: Evaluation, output: str | Path) -> list[Path]:
         subtitle = f"threshold: {section['description']}; unit: spaCy tokens, whitespace excluded"
         value = section.get("value")
         chosen = {"micro": value} if isinstance(value, float) else dict(value or {})
-        if metrics.get("scheme") == "BIO" and isinstance(value, Mapping):
+        if metrics.get("scheme") in ("BIO", "BIOE") and isinstance(value, Mapping):
             chosen = {c: value[column_label(c)] for c in metrics["columns"]}
         written.append(write_csv(evaluation.pr_rows, output / "pr_curves.csv"))
         written.append(
@@ -811,7 +813,7 @@ def evaluate_command(
         bool,
         typer.Option(
             "--tune-continue-threshold",
-            help="BIO, with --threshold-objective entity: choose the start threshold and the (lower) threshold an I "
+            help="BIO/BIOE, with --threshold-objective entity: choose the start threshold and the (lower) threshold an I "
             "needs to continue a span together, by exact-span F1.",
         ),
     ] = False,

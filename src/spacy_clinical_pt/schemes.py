@@ -1,10 +1,14 @@
-"""IO and BIO multilabel token encodings: spans to a token x column 0/1 matrix, and probabilities back to spans.
+"""IO, BIO and BIOE multilabel token encodings: spans to a token x column 0/1 matrix, and probabilities back to spans.
 
 The benchmark treats NER as multilabel token classification: every output column has its own sigmoid, so a
 token can be positive for several labels at once (an `Anatomia` inside a `Problema`).
 
 - `IO`: one column per label, `I-<label>`; a token is 1 when it lies inside any span of that label.
 - `BIO`: two columns per label, `B-<label>` then `I-<label>`; the first token of a span is `B`, the others `I`.
+- `BIOE`: BIO plus an end column per label, `E-<label>`, on the last token of each span (a one-token span is
+  `B` and `E`). Decoding runs as BIO and ends each span on the most probable `E` of its run, and keeps a span
+  only when that `E` reaches the threshold: the model says where a span stops (instead of the span stopping
+  where the `I` probability first dips), and a span whose end it cannot place is not emitted.
 
 Columns are ordered label by label in the order the labels are given (`["B-A", "I-A", "B-B", "I-B"]` for BIO).
 Everything here is plain numpy, so it is tested without spaCy and shared by the component, the class weights
@@ -20,8 +24,10 @@ from typing import Iterable, Literal, Mapping, NamedTuple, Optional, Sequence, U
 
 import numpy
 
-Scheme = Literal["IO", "BIO"]
-SCHEMES: tuple[str, ...] = ("IO", "BIO")
+Scheme = Literal["IO", "BIO", "BIOE"]
+SCHEMES: tuple[str, ...] = ("IO", "BIO", "BIOE")
+# The columns of one label under each scheme, as prefixes of `<prefix>-<label>`.
+PREFIXES: dict[str, tuple[str, ...]] = {"IO": ("I",), "BIO": ("B", "I"), "BIOE": ("B", "I", "E")}
 DEFAULT_THRESHOLD = 0.5
 # A shared threshold, or one per label; labels missing from a mapping use DEFAULT_THRESHOLD.
 Thresholds = Union[float, Mapping[str, float]]
@@ -45,11 +51,23 @@ def check_scheme(scheme: str) -> str:
 
 
 def columns(labels: Sequence[str], scheme: str) -> list[str]:
-    """The output column names for `labels` under `scheme` (IO: `I-<label>`; BIO: `B-<label>`, `I-<label>`)."""
+    """The output column names for `labels` under `scheme`, label by label (IO: `I-<label>`; BIO: `B-<label>`,
+    `I-<label>`; BIOE: `B-<label>`, `I-<label>`, `E-<label>`)."""
     check_scheme(scheme)
-    if scheme == "IO":
-        return [f"I-{label}" for label in labels]
-    return [name for label in labels for name in (f"B-{label}", f"I-{label}")]
+    return [f"{prefix}-{label}" for label in labels for prefix in PREFIXES[scheme]]
+
+
+def label_probabilities(probs: numpy.ndarray, scheme: str) -> numpy.ndarray:
+    """Per token and label, the highest probability among the label's columns: (n_tokens, n_labels).
+
+    A token lies inside a span of the label when any of its columns fires, so this is the score that matches the
+    IO (label) matrix whatever the scheme; for IO it is `probs` itself.
+    """
+    width = len(PREFIXES[check_scheme(scheme)])
+    probs = numpy.asarray(probs)
+    if width == 1:
+        return probs
+    return probs.reshape(probs.shape[0], -1, width).max(axis=2)
 
 
 def column_label(column: str) -> str:
@@ -70,12 +88,13 @@ def encode(spans: Iterable[SpanLike], n_tokens: int, labels: Sequence[str], sche
     spans: `(start, end, label)` tuples in token offsets (end exclusive) or spaCy `Span`s.
     n_tokens: the number of tokens of the document (rows of the result).
     labels: the component's labels, in column order.
-    scheme: "IO" or "BIO".
-    RETURNS: float32 array of shape (n_tokens, n_columns), n_columns = len(labels) (IO) or 2 * len(labels) (BIO).
+    scheme: "IO", "BIO" or "BIOE" (BIO plus an `E` column on each span's last token; a one-token span sets both
+        its `B` and its `E`).
+    RETURNS: float32 array of shape (n_tokens, n_columns), n_columns = 1, 2 or 3 x len(labels).
     """
     check_scheme(scheme)
     index = {label: i for i, label in enumerate(labels)}
-    width = 1 if scheme == "IO" else 2
+    width = len(PREFIXES[scheme])
     matrix = numpy.zeros((n_tokens, width * len(labels)), dtype="float32")
     for span in spans:
         start, end, label = _span_tuple(span)
@@ -90,6 +109,8 @@ def encode(spans: Iterable[SpanLike], n_tokens: int, labels: Sequence[str], sche
         else:
             matrix[start, column] = 1.0
             matrix[start + 1 : end, column + 1] = 1.0
+            if scheme == "BIOE":
+                matrix[end - 1, column + 2] = 1.0
     return matrix
 
 
@@ -145,8 +166,10 @@ def decode(
 
     probs: array of shape (n_tokens, n_columns), columns as given by `columns(labels, scheme)`.
     labels: the labels, in column order.
-    scheme: "IO" (maximal runs of tokens at or above the threshold) or "BIO" (a span starts at a `B` at or above
-        the threshold and continues over the following `I`s at or above it).
+    scheme: "IO" (maximal runs of tokens at or above the threshold), "BIO" (a span starts at a `B` at or above
+        the threshold and continues over the following `I`s at or above it) or "BIOE" (as BIO, then the span
+        ends on the run's most probable `E` if that reaches the threshold; a run with no such `E` gives no span;
+        `start_on_orphan_i` does not apply).
     thresholds: a shared threshold or a per-label mapping (see `threshold_vector`).
     start_on_orphan_i: BIO only: an `I` above the threshold that follows no open span starts one; False (the
         default) drops such tokens. Measured on NestedClinBr (CNN, BIO, threshold 0.5): False gives span F1
@@ -154,7 +177,7 @@ def decode(
     space: optional boolean array of shape (n_tokens,), True for whitespace tokens: spans are trimmed so that
         they neither start nor end on one, and spans of whitespace only are dropped (a `Span` of a stray newline
         means nothing, and gold entities never start or end on whitespace).
-    continue_thresholds: BIO only: the threshold an `I` must reach to continue an open span (shared or per label;
+    continue_thresholds: BIO/BIOE only: the threshold an `I` must reach to continue an open span (shared or per label;
         None: `thresholds`). Lower than `thresholds`, it is a hysteresis: a confident `B` starts the span and
         less confident `I`s carry it to its end. Measured on NestedClinBr (CNN, BIO, window 2, 2 seeds): the
         continuation threshold chosen on dev raised test strict micro F1 from 0.7841/0.7792 to 0.7927/0.7824,
@@ -176,8 +199,12 @@ def decode(
             column = probs[:, i]
             runs.extend((start, label, list(column[start:end])) for start, end in _runs(column >= limits[i]))
             continue
-        begin, inside = probs[:, 2 * i], probs[:, 2 * i + 1]
+        width = len(PREFIXES[scheme])
+        begin, inside = probs[:, width * i], probs[:, width * i + 1]
         is_b, is_i = begin >= limits[i], inside >= continue_limits[i]
+        if scheme == "BIOE":
+            runs.extend(_bioe_runs(begin, inside, probs[:, width * i + 2], is_b, is_i, limits[i], label))
+            continue
         start, token_scores = -1, []
         for token in range(probs.shape[0]):
             if is_b[token] or (is_i[token] and start < 0 and start_on_orphan_i):
@@ -205,6 +232,34 @@ def decode(
             spans.append(DecodedSpan(first, last, label, float(numpy.mean(token_scores[first - start : last - start]))))
     spans.sort(key=lambda span: (span.start, span.end, span.label))
     return spans
+
+
+def _bioe_runs(
+    begin: numpy.ndarray,
+    inside: numpy.ndarray,
+    end: numpy.ndarray,
+    is_b: numpy.ndarray,
+    is_i: numpy.ndarray,
+    end_limit: float,
+    label: str,
+) -> list[tuple[int, str, list[float]]]:
+    """BIOE spans of one label: each `B` opens a run continued by `I`s (as BIO); the span ends on the run's most
+    probable `E` when that reaches `end_limit`, and a run without such an `E` gives no span (its end is not
+    known). RETURNS (start, label, token scores)."""
+    runs: list[tuple[int, str, list[float]]] = []
+    n_tokens, token = len(begin), 0
+    while token < n_tokens:
+        if not is_b[token]:
+            token += 1
+            continue
+        start, stop = token, token + 1
+        while stop < n_tokens and is_i[stop] and not is_b[stop]:
+            stop += 1
+        last = start + int(numpy.argmax(end[start:stop]))
+        if end[last] >= end_limit:
+            runs.append((start, label, [begin[start], *inside[start + 1 : last + 1]]))
+        token = stop
+    return runs
 
 
 def label_matrix(spans: Iterable[SpanLike], n_tokens: int, labels: Sequence[str]) -> numpy.ndarray:

@@ -1,7 +1,7 @@
 """The `clinical_tagger` component: multilabel token classification for nested and overlapping clinical entities.
 
 Each token gets one independent sigmoid per output column (IO: one column per label; BIO: a `B-` and an `I-`
-column per label), so a token can be `Anatomia` and `Problema` at once. Probabilities are decoded label by
+column per label; BIOE: `B-`, `I-` and an end column `E-` per label), so a token can be `Anatomia` and `Problema` at once. Probabilities are decoded label by
 label into spans (`spacy_clinical_pt.schemes.decode`), which may overlap across labels.
 
 Where the output lives on a `Doc`:
@@ -107,9 +107,9 @@ def make_clinical_tagger(
 
     model: a thinc model mapping docs to per-token logits, one (n_tokens, n_columns) array per doc.
     spans_key: the `doc.spans` key read for training and written at prediction.
-    scheme: "IO" or "BIO".
+    scheme: "IO", "BIO" or "BIOE" (BIO plus an end column: a span ends on its most probable `E`).
     threshold: a probability in (0, 1) shared by all labels, or a mapping label -> probability.
-    continue_threshold: BIO only: the probability an `I` needs to continue an open span (shared or per label);
+    continue_threshold: BIO/BIOE only: the probability an `I` needs to continue an open span (shared or per label);
         null: the same as `threshold`. See `schemes.decode`.
     class_weighting: "none", "inverse_doc_freq", "inverse_doc_freq_clamped" or "inverse_token_freq".
     bio_start_on_orphan_i: BIO decoding: an `I` that follows no span starts one (default false: measured worse).
@@ -243,7 +243,7 @@ class ClinicalTagger(TrainablePipe):
 
     @property
     def scheme(self) -> str:
-        """The annotation scheme: "IO" or "BIO"."""
+        """The annotation scheme: "IO", "BIO" or "BIOE"."""
         return str(self.cfg["scheme"])
 
     @property
@@ -258,7 +258,7 @@ class ClinicalTagger(TrainablePipe):
 
     @property
     def columns(self) -> List[str]:
-        """The output column names (`I-<label>`, or `B-<label>` and `I-<label>` for BIO)."""
+        """The output column names (`I-<label>`; `B-<label>`, `I-<label>` for BIO; and `E-<label>` for BIOE)."""
         return columns(self.labels, self.scheme)
 
     @property
@@ -278,7 +278,7 @@ class ClinicalTagger(TrainablePipe):
 
     @property
     def continue_threshold(self) -> Optional[Thresholds]:
-        """BIO: the probability an `I` needs to continue an open span; None: `threshold`. Settable."""
+        """BIO/BIOE: the probability an `I` needs to continue an open span; None: `threshold`. Settable."""
         value = self.cfg.get("continue_threshold")
         return dict(value) if isinstance(value, dict) else value
 

@@ -124,7 +124,7 @@ def class_weights(
 
     docs: spaCy `Doc`s with their gold spans in `doc.spans[spans_key]`.
     labels: the component's labels (spans of other labels are ignored).
-    scheme: "IO" or "BIO": which columns are weighted.
+    scheme: "IO", "BIO" or "BIOE": which columns are weighted.
     method: one of WEIGHTING_METHODS.
     RETURNS: {column name: weight}, in column order.
     """
