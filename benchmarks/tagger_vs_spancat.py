@@ -60,6 +60,17 @@ MODELS: dict[str, tuple[str, list[str]]] = {
             "--training.patience", "2000",
         ],
     ),
+    # The same with parameter averaging (the weights evaluated and saved are a moving average of the updates).
+    "tagger_bioe_avg": (
+        "configs/cnn.cfg",
+        [
+            "--components.clinical_tagger.scheme", "BIOE",
+            "--components.tok2vec.model.encode.window_size", "2",
+            "--training.max_steps", "6000",
+            "--training.patience", "2000",
+            "--training.optimizer.use_averages", "true",
+        ],
+    ),
     "spancat": ("configs/spancat_cnn.cfg", ["--training.max_steps", "5000"]),
     # spancat on the tagger's tok2vec (window 2): the strictly same-encoder comparison.
     "spancat_w2": (
@@ -78,6 +89,9 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "tagger BIOE (dev threshold: span F1)": ("tagger_bioe", ["--threshold-objective", "entity"]),
     "tagger BIOE (dev start + continuation thresholds: span F1)": (
         "tagger_bioe", ["--threshold-objective", "entity", "--tune-continue-threshold"]
+    ),
+    "tagger BIOE, averaged (dev start + continuation thresholds: span F1)": (
+        "tagger_bioe_avg", ["--threshold-objective", "entity", "--tune-continue-threshold"]
     ),
     "spancat": ("spancat", []),
     "spancat (CNN window 2)": ("spancat_w2", []),

@@ -25,10 +25,10 @@ fi
 weasel run offline .
 
 echo
-echo "[main] evaluation of the CNN pipeline on the NestedClinBr test notes (metrics/nestedclinbr/cnn_IO/report.md):"
-cat metrics/nestedclinbr/cnn_IO/report.md
+echo "[main] evaluation of the CNN pipeline on the NestedClinBr test notes (metrics/nestedclinbr/cnn_BIOE/report.md):"
+cat metrics/nestedclinbr/cnn_BIOE/report.md
 echo
-cat metrics/tables/nestedclinbr/cnn_IO/aggregate.md
+cat metrics/tables/nestedclinbr/cnn_BIOE/aggregate.md
 
 echo
 echo "[main] spacy.load(\"pt_clinical_cnn\") in a new process, on an example note (hand-written, no patient data):"

@@ -43,7 +43,7 @@ def train(scheme, steps=30, **config):
     return nlp, losses
 
 
-@pytest.fixture(scope="module", params=["IO", "BIO"])
+@pytest.fixture(scope="module", params=["IO", "BIO", "BIOE"])
 def trained(request):
     return train(request.param)
 
@@ -72,7 +72,7 @@ def test_token_probabilities_are_on_the_doc(trained):
     probs = doc._.clinical_probs
     assert probs.shape == (len(doc), len(tagger.columns))
     numpy.testing.assert_allclose(probs, tagger.predict_proba([nlp.make_doc(doc.text)])[0], rtol=1e-5, atol=1e-6)
-    # "peito" (token 4) is a one-token Anatomia: its I column in IO, its B column in BIO
+    # "peito" (token 4) is a one-token Anatomia: its I column in IO, its B column in BIO and BIOE
     anatomia = tagger.columns.index(("I-" if tagger.scheme == "IO" else "B-") + "Anatomia")
     assert probs[4, anatomia] > 0.5 and probs[0, anatomia] < 0.5
 

@@ -1,4 +1,4 @@
-"""`spacy train configs/cnn.cfg` end to end on a dozen hand-written notes, in IO and BIO.
+"""`spacy train configs/cnn.cfg` end to end on a dozen hand-written notes, in IO, BIO and BIOE.
 
 The loss goes down, the pipeline is saved, and a fresh Python process that never imports spacy_clinical_pt
 loads it through the entry points and predicts the same spans as the trained pipeline in memory.
