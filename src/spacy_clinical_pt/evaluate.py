@@ -4,10 +4,11 @@
 
 What is measured (see `metrics` for the definitions):
 - token level, as the paper: the token x label 0/1 matrix (IO columns; BIO/BIOE: its `B-`/`I-`(/`E-`) columns,
-  and collapsed to the entity type with the max of the type's column probabilities), micro and macro precision, recall and F1
-  with scikit-learn, ROC AUC micro and macro, per label. The unit is the spaCy token of the pipeline's tokenizer,
-  and only real tokens count: whitespace tokens (`token.is_space`, e.g. a "\\r\\n") are left out. (The paper's code
-  also scored padding and special positions, about a third of all positions on NestedClinBr.)
+  and collapsed to the entity type with the max of the type's column probabilities), micro and macro precision,
+  recall and F1 with scikit-learn, ROC AUC micro and macro, per label. The unit is the spaCy token of the
+  pipeline's tokenizer, and only real tokens count: whitespace tokens (`token.is_space`, e.g. a "\\r\\n") are
+  left out. (The paper's code also scored padding and special positions, about a third of all positions on
+  NestedClinBr.)
 - entity level: strict, partial (IoU >= 0.5, same label) and label-agnostic boundaries, one-to-one matching.
 
 Thresholds (for pipelines with a `clinical_tagger`, which stores its probabilities in `doc._.clinical_probs`):
@@ -456,8 +457,8 @@ def evaluate_pipeline(
         if tune_continue:
             if scheme == "IO" or policy == "fixed" or per_label or objective != "entity":
                 raise ValueError(
-                    "tuning the continuation threshold needs a BIO or BIOE tagger, the dev or oracle policy, one shared "
-                    "threshold and --threshold-objective entity"
+                    "tuning the continuation threshold needs a BIO or BIOE tagger, the dev or oracle policy, one "
+                    "shared threshold and --threshold-objective entity"
                 )
             chosen_on = test if policy == "oracle" else dev
             value, continue_value, f1 = select_bio_thresholds(chosen_on, labels, value, orphan, scheme=scheme)
@@ -813,8 +814,8 @@ def evaluate_command(
         bool,
         typer.Option(
             "--tune-continue-threshold",
-            help="BIO/BIOE, with --threshold-objective entity: choose the start threshold and the (lower) threshold an I "
-            "needs to continue a span together, by exact-span F1.",
+            help="BIO/BIOE, with --threshold-objective entity: choose the start threshold and the (lower) threshold "
+            "an I needs to continue a span together, by exact-span F1.",
         ),
     ] = False,
     threshold: Annotated[

@@ -1,8 +1,9 @@
 """The `clinical_tagger` component: multilabel token classification for nested and overlapping clinical entities.
 
 Each token gets one independent sigmoid per output column (IO: one column per label; BIO: a `B-` and an `I-`
-column per label; BIOE: `B-`, `I-` and an end column `E-` per label), so a token can be `Anatomia` and `Problema` at once. Probabilities are decoded label by
-label into spans (`spacy_clinical_pt.schemes.decode`), which may overlap across labels.
+column per label; BIOE: `B-`, `I-` and an end column `E-` per label), so a token can be `Anatomia` and `Problema`
+at once. Probabilities are decoded label by label into spans (`spacy_clinical_pt.schemes.decode`), which may
+overlap across labels.
 
 Where the output lives on a `Doc`:
 - `doc.spans[spans_key]` (default "sc"): the predicted spans, with `attrs["scores"]` (float32 array, one mean
