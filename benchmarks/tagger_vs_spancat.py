@@ -3,17 +3,18 @@
     python benchmarks/tagger_vs_spancat.py                       # seeds 1 2 3 on corpus/nestedclinbr/iterative
     python benchmarks/tagger_vs_spancat.py --seeds 1 --models tagger
 
-Models (see MODELS): `tagger` (BIO), `tagger_bioe` (BIOE: BIO plus an end column per label), `spancat`
-(spaCy's spancat on the CNN tok2vec of configs/spancat_cnn.cfg, window 1) and `spancat_w2` (spancat on the
-tagger's window-2 tok2vec: the strictly same encoder).
+Models (see MODELS): `tagger` (BIO), `tagger_bioe` (BIOE: BIO plus an end column per label; the configs/cnn.cfg
+default), `tagger_bioe_avg` (the same with parameter averaging), `spancat` (spaCy's spancat on the CNN tok2vec of
+configs/spancat_cnn.cfg, window 1) and `spancat_w2` (spancat on the tagger's window-2 tok2vec: the strictly same
+encoder). Every tagger is trained with CNN window 2, 6,000 steps, patience 2,000; spancat with 5,000 steps.
 
 For each model and training seed it trains (`spacy train`, timed; a run folder that already holds `model-best`
 and `train_seconds.txt` is reused, so the script can be resumed), evaluates on the split's test set with
-`spacy-clinical-pt evaluate` (the tagger's threshold chosen on dev by token micro F1, by exact-span F1, and a BIO
-start + continuation threshold pair by exact-span F1: three rows; spancat scored at its own output), measures
+`spacy-clinical-pt evaluate` (one row per way of choosing a tagger's thresholds on dev, see ROWS: by token micro
+F1, by exact-span F1, or a start + continuation pair by exact-span F1; spancat scored at its own output), measures
 inference speed (words per second over the test notes, `nlp.pipe`, after one warm-up pass; words = spaCy tokens
 that are not whitespace) and prints mean ± sd over the seeds: exact-span (strict) micro P/R/F1 and macro F1, token
-micro F1 (IO labels: BIO columns collapsed to labels), training wall time, words/s. The same table goes to
+micro F1 (IO labels: BIO/BIOE columns collapsed to labels), training wall time, words/s. The same table goes to
 `benchmarks/results/tagger_vs_spancat.md` with the machine, the data (sha256 of each file) and the commit.
 """
 
@@ -35,6 +36,7 @@ import typer
 
 from spacy_clinical_pt.compare import mean_sd
 from spacy_clinical_pt.convert import load_docs
+from spacy_clinical_pt.encoders import resolve_encoder
 from spacy_clinical_pt.evaluate import git_commit, sha256_of
 
 REPO = Path(__file__).resolve().parents[1]
@@ -72,6 +74,19 @@ MODELS: dict[str, tuple[str, list[str]]] = {
         ],
     ),
     "spancat": ("configs/spancat_cnn.cfg", ["--training.max_steps", "5000"]),
+    # The real pretrained transformer that installs offline (MiniLM, `{minilm}` = its folder), on CPU: IO as the
+    # paper, 400 steps of 4 notes (20 epochs) at twice the paper's learning rate, with warm-up over 100 steps.
+    "minilm": (
+        "configs/transformer.cfg",
+        [
+            "--encoder.name", "{minilm}",
+            "--components.clinical_tagger.scheme", "IO",
+            "--components.clinical_tagger.class_weighting", "inverse_token_freq",
+            "--training.max_steps", "400",
+            "--training.optimizer.learn_rate.initial_rate", "1e-4",
+            "--training.eval_frequency", "50",
+        ],
+    ),
     # spancat on the tagger's tok2vec (window 2): the strictly same-encoder comparison.
     "spancat_w2": (
         "configs/spancat_cnn.cfg",
@@ -94,6 +109,8 @@ ROWS: dict[str, tuple[str, list[str]]] = {
         "tagger_bioe_avg", ["--threshold-objective", "entity", "--tune-continue-threshold"]
     ),
     "spancat": ("spancat", []),
+    "minilm (dev threshold: token F1)": ("minilm", ["--threshold-objective", "token"]),
+    "minilm (dev threshold: span F1)": ("minilm", ["--threshold-objective", "entity"]),
     "spancat (CNN window 2)": ("spancat_w2", []),
 }
 
@@ -105,6 +122,7 @@ def train(model: str, seed: int, split: Path, run_dir: Path) -> float:
         typer.echo(f"{run_dir.name}: reusing the trained pipeline")
         return float(timing.read_text())
     config, overrides = MODELS[model]
+    overrides = [o.format(minilm=resolve_encoder("minilm")) if o == "{minilm}" else o for o in overrides]
     command = [
         sys.executable, "-m", "spacy", "train", str(REPO / config), "--output", str(run_dir),
         "--paths.train", str(split / "train.spacy"), "--paths.dev", str(split / "dev.spacy"),
@@ -131,7 +149,7 @@ def evaluate(row: str, seed: int, split: Path, run_dir: Path) -> dict:
             str(split / "test.spacy"), "--output", str(folder), "--seed", str(seed),
             "--label", row, "--corpus", split.parent.name, *options,
         ]
-        if model.startswith("tagger"):
+        if model != "spancat" and not model.startswith("spancat_"):
             command += ["--dev", str(split / "dev.spacy")]
         subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return json.loads(metrics.read_text(encoding="utf8"))
