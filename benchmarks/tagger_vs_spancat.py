@@ -245,7 +245,8 @@ def main(
         "- strict = exact span and label, micro over all entities; the tagger's threshold is chosen on dev (by the "
         "objective in its row), spancat is scored at its own output; words/s = inference over the test notes, "
         "one process; train s = wall time of `spacy train` as it ran. Both are measured on a machine that other "
-        "jobs may share (here two trainings ran side by side on the 2 cores): compare within one results file.",
+        "jobs may share (here two to five trainings ran side by side on the 2 cores): compare within one results file, "
+        "and read them as rough.",
     ]
     results = results if results.is_absolute() else REPO / results
     results.parent.mkdir(parents=True, exist_ok=True)
