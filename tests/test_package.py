@@ -115,10 +115,10 @@ def test_package_meta_threshold_and_oracle_guard(trained, tmp_path):
     assert any(n.endswith("clinical_tagger/cfg") for n in names)
     clinical = meta["clinical_pt"]
     assert clinical["labels"] == ["Anatomia", "Problema", "Teste", "Tratamento"]
-    assert clinical["scheme"] == "IO" and clinical["encoder"] == "cnn" and clinical["spans_key"] == "sc"
+    assert clinical["scheme"] == "BIOE" and clinical["encoder"] == "cnn" and clinical["spans_key"] == "sc"  # cnn.cfg
     assert clinical["threshold"] == chosen and "dev" in clinical["threshold_source"]
-    assert clinical["evaluation"]["token"]["micro"]["f1"] == metrics["token"]["IO"]["micro"]["f1"]
-    assert meta["performance"]["token_IO_micro_f1"] == round(metrics["token"]["IO"]["micro"]["f1"], 4)
+    assert clinical["evaluation"]["token"]["micro"]["f1"] == metrics["token"]["BIOE"]["micro"]["f1"]
+    assert meta["performance"]["token_BIOE_micro_f1"] == round(metrics["token"]["BIOE"]["micro"]["f1"], 4)
     assert meta["sources"][0]["name"] == "NestedClinBr" and meta["license"] == CORPORA["nestedclinbr"]["license"]
     assert "Requires-Dist: spacy-clinical-pt<0.2.0,>=0.1.0" in wheel_metadata
     # the packaged pipeline decodes at the threshold chosen on dev
