@@ -37,7 +37,7 @@ import typer
 from spacy_clinical_pt.compare import mean_sd
 from spacy_clinical_pt.convert import load_docs
 from spacy_clinical_pt.encoders import resolve_encoder
-from spacy_clinical_pt.evaluate import git_commit, sha256_of
+from spacy_clinical_pt.evaluate import git_commit, label_matrix_name, sha256_of
 
 REPO = Path(__file__).resolve().parents[1]
 # Model name -> (config, `spacy train` overrides). Both read the split's train/dev and share the CNN tok2vec of
@@ -169,7 +169,7 @@ def words_per_second(model_dir: Path, test: Path) -> float:
 def row(metrics: dict) -> dict[str, float]:
     strict = metrics["entity"]["strict"]
     token = metrics["token"]
-    io = token.get(f"{metrics['scheme']}_collapsed") or token["IO"]
+    io = token[label_matrix_name(metrics["scheme"])]
     return {
         "strict_p": strict["micro"]["precision"],
         "strict_r": strict["micro"]["recall"],

@@ -28,7 +28,7 @@ import numpy
 import typer
 from scipy import stats
 
-from .evaluate import write_csv
+from .evaluate import label_matrix_name, write_csv
 from .plots import plot_combined_pr
 
 # The headline metrics of a run: name -> path in metrics.json ("{scheme}" is the run's token matrix).
@@ -313,8 +313,7 @@ def friedman_wilcoxon(scores: Mapping[str, Sequence[float]], alpha: float = 0.05
 def per_label_f1(run: Run, metric: str = "token") -> dict[str, float]:
     """Per-label F1 of a run: token level per entity type (BIO collapsed), or entity strict/partial."""
     if metric == "token":
-        matrix = run.scheme if run.scheme == "IO" else f"{run.scheme}_collapsed"
-        per_label = run["token"].get(matrix, {}).get("per_label", {})
+        per_label = run["token"].get(label_matrix_name(run.scheme), {}).get("per_label", {})
     elif metric in ("strict", "partial"):
         per_label = run["entity"][metric]["per_label"]
     else:

@@ -198,6 +198,13 @@ class TokenMatrices:
     n_space: int
 
 
+def label_matrix_name(scheme: Optional[str]) -> str:
+    """The key in metrics.json's `token` section of the matrix scored per entity type: the IO matrix itself (IO
+    taggers and span-only pipelines, scheme None), else the model's columns collapsed to labels,
+    `<scheme>_collapsed`."""
+    return "IO" if scheme in (None, "IO") else f"{scheme}_collapsed"
+
+
 def token_matrices(docs: Sequence[DocResult], labels: Sequence[str], scheme: str) -> TokenMatrices:
     """Stack the documents' gold and probability matrices, dropping whitespace tokens."""
     known = set(labels)
@@ -474,7 +481,9 @@ def evaluate_pipeline(
         token = {scheme: token_metrics(matrices.gold_columns, predicted, names, matrices.scores)}
         if scheme != "IO":
             collapsed = apply_thresholds(matrices.label_scores, threshold_array(value, labels))
-            token[f"{scheme}_collapsed"] = token_metrics(matrices.gold_labels, collapsed, labels, matrices.label_scores)
+            token[label_matrix_name(scheme)] = token_metrics(
+                matrices.gold_labels, collapsed, labels, matrices.label_scores
+            )
         # The shared-threshold micro F1 across the grid on test: how much the choice of threshold matters.
         counts = grid_counts(matrices.gold_columns, matrices.scores)
         section["test_micro_f1_by_threshold"] = {
@@ -657,13 +666,13 @@ def render_report(metrics: Mapping[str, Any]) -> str:
     lines += _table(
         ["matrix", "macro P", "macro R", "macro F1", "micro P", "micro R", "micro F1", "macro AUC", "micro AUC"], rows
     )
-    for scheme in ("BIO", "BIOE"):
-        if f"{scheme}_collapsed" in metrics["token"]:
-            lines += [
-                f"{scheme}: the paper's figures use the model's own columns; `{scheme}_collapsed` scores each entity "
-                "type (the max of its columns' probabilities against gold inside the type's spans).",
-                "",
-            ]
+    scheme, collapsed = metrics.get("scheme"), label_matrix_name(metrics.get("scheme"))
+    if collapsed != "IO" and collapsed in metrics["token"]:
+        lines += [
+            f"{scheme}: the paper's figures use the model's own columns; `{collapsed}` scores each entity type (the "
+            "max of its columns' probabilities against gold inside the type's spans).",
+            "",
+        ]
     for name, scores in metrics["token"].items():
         lines += [f"### Per label ({name})", ""]
         lines += _table(
@@ -760,7 +769,7 @@ def write_outputs(evaluation: Evaluation, output: str | Path) -> list[Path]:
         subtitle = f"threshold: {section['description']}; unit: spaCy tokens, whitespace excluded"
         value = section.get("value")
         chosen = {"micro": value} if isinstance(value, float) else dict(value or {})
-        if metrics.get("scheme") in ("BIO", "BIOE") and isinstance(value, Mapping):
+        if label_matrix_name(metrics.get("scheme")) != "IO" and isinstance(value, Mapping):
             chosen = {c: value[column_label(c)] for c in metrics["columns"]}
         written.append(write_csv(evaluation.pr_rows, output / "pr_curves.csv"))
         written.append(

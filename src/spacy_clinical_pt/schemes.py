@@ -194,12 +194,12 @@ def decode(
     continue_limits = limits if continue_thresholds is None else threshold_vector(labels, continue_thresholds)
     # (start, label, per-token probabilities) of each run, trimmed and averaged at the end
     runs: list[tuple[int, str, list[float]]] = []
+    width = len(PREFIXES[scheme])
     for i, label in enumerate(labels):
         if scheme == "IO":
             column = probs[:, i]
             runs.extend((start, label, list(column[start:end])) for start, end in _runs(column >= limits[i]))
             continue
-        width = len(PREFIXES[scheme])
         begin, inside = probs[:, width * i], probs[:, width * i + 1]
         is_b, is_i = begin >= limits[i], inside >= continue_limits[i]
         if scheme == "BIOE":
