@@ -5,13 +5,16 @@
 
 Models (see MODELS): `tagger` (BIO), `tagger_bioe` (BIOE: BIO plus an end column per label; the configs/cnn.cfg
 default), `tagger_bioe_avg` (the same with parameter averaging), `spancat` (spaCy's spancat on the CNN tok2vec of
-configs/spancat_cnn.cfg, window 1) and `spancat_w2` (spancat on the tagger's window-2 tok2vec: the strictly same
-encoder). Every tagger is trained with CNN window 2, 6,000 steps, patience 2,000; spancat with 5,000 steps.
+configs/spancat_cnn.cfg, window 1), `spancat_w2` (spancat on the tagger's window-2 tok2vec: the strictly same
+encoder) and `tagger_spancat` (configs/cnn_tagger_spancat.cfg: the BIOE tagger proposes spans, spancat decides,
+on one window-2 tok2vec). Every tagger is trained with CNN window 2, 6,000 steps, patience 2,000; spancat with
+5,000 steps.
 
 For each model and training seed it trains (`spacy train`, timed; a run folder that already holds `model-best`
 and `train_seconds.txt` is reused, so the script can be resumed), evaluates on the split's test set with
-`spacy-clinical-pt evaluate` (one row per way of choosing a tagger's thresholds on dev, see ROWS: by token micro
-F1, by exact-span F1, or a start + continuation pair by exact-span F1; spancat scored at its own output), measures
+`spacy-clinical-pt evaluate` (one row per way of choosing the thresholds, see ROWS: a tagger's on dev by token
+micro F1, by exact-span F1, or a start + continuation pair by exact-span F1; a span classifier's (spancat, alone
+or on the tagger's proposals) at its own 0.5, or chosen on dev by exact-span F1), measures
 inference speed (words per second over the test notes, `nlp.pipe`, after one warm-up pass; words = spaCy tokens
 that are not whitespace) and prints mean ± sd over the seeds: exact-span (strict) micro P/R/F1 and macro F1, token
 micro F1 (IO labels: BIO/BIOE columns collapsed to labels), training wall time, words/s. The same table goes to
@@ -92,9 +95,16 @@ MODELS: dict[str, tuple[str, list[str]]] = {
         "configs/spancat_cnn.cfg",
         ["--components.tok2vec.model.encode.window_size", "2", "--training.max_steps", "5000"],
     ),
+    # Two stages on the tagger's window-2 tok2vec: the BIOE tagger proposes spans, spancat decides
+    # (configs/cnn_tagger_spancat.cfg).
+    "tagger_spancat": (
+        "configs/cnn_tagger_spancat.cfg",
+        ["--training.max_steps", "6000", "--training.patience", "2000"],
+    ),
 }
-# Table row -> (trained model, `evaluate` options). The tagger's threshold is chosen on dev, by token micro F1 (the
-# paper's objective) or by exact-span F1 (the target here); spancat is scored at its own output.
+# Table row -> (trained model, `evaluate` options). A tagger's threshold is chosen on dev, by token micro F1 (the
+# paper's objective) or by exact-span F1 (the target here); a span classifier's (spancat) is its own 0.5
+# (`--threshold-policy fixed`) or chosen on dev by exact-span F1.
 ROWS: dict[str, tuple[str, list[str]]] = {
     "tagger (dev threshold: token F1)": ("tagger", ["--threshold-objective", "token"]),
     "tagger (dev threshold: span F1)": ("tagger", ["--threshold-objective", "entity"]),
@@ -108,10 +118,13 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "tagger BIOE, averaged (dev start + continuation thresholds: span F1)": (
         "tagger_bioe_avg", ["--threshold-objective", "entity", "--tune-continue-threshold"]
     ),
-    "spancat": ("spancat", []),
+    "spancat": ("spancat", ["--threshold-policy", "fixed"]),
+    "spancat (dev threshold)": ("spancat", []),
     "minilm (dev threshold: token F1)": ("minilm", ["--threshold-objective", "token"]),
     "minilm (dev threshold: span F1)": ("minilm", ["--threshold-objective", "entity"]),
-    "spancat (CNN window 2)": ("spancat_w2", []),
+    "spancat (CNN window 2)": ("spancat_w2", ["--threshold-policy", "fixed"]),
+    "tagger + spancat (spancat's threshold 0.5)": ("tagger_spancat", ["--threshold-policy", "fixed"]),
+    "tagger + spancat (dev threshold)": ("tagger_spancat", []),
 }
 
 
@@ -149,7 +162,7 @@ def evaluate(row: str, seed: int, split: Path, run_dir: Path) -> dict:
             str(split / "test.spacy"), "--output", str(folder), "--seed", str(seed),
             "--label", row, "--corpus", split.parent.name, *options,
         ]
-        if model != "spancat" and not model.startswith("spancat_"):
+        if "fixed" not in options:
             command += ["--dev", str(split / "dev.spacy")]
         subprocess.run(command, check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     return json.loads(metrics.read_text(encoding="utf8"))
@@ -242,11 +255,11 @@ def main(
         + ", ".join(f"{k} {v}" for k, v in data.items()) + ")",
         "- seeds: " + "; ".join(f"{name}: {len(rows)} run(s)" for name, rows in table.items()) + "; settings: "
         + "; ".join(f"{m}: {MODELS[m][0]} {' '.join(MODELS[m][1])}" for m in models),
-        "- strict = exact span and label, micro over all entities; the tagger's threshold is chosen on dev (by the "
-        "objective in its row), spancat is scored at its own output; words/s = inference over the test notes, "
-        "one process; train s = wall time of `spacy train` as it ran. Both are measured on a machine that other "
-        "jobs may share (here two to five trainings ran side by side on the 2 cores): compare within one results file, "
-        "and read them as rough.",
+        "- strict = exact span and label, micro over all entities; a tagger's thresholds are chosen on dev (by the "
+        "objective in its row); a span classifier's threshold is its own 0.5 or chosen on dev, as its row says; "
+        "words/s = inference over the test notes, one process; train s = wall time of `spacy train` as it ran. Both "
+        "are measured on a machine that other jobs may share (two to four trainings side by side on the 2 cores): "
+        "compare within one results file, and read them as rough.",
     ]
     results = results if results.is_absolute() else REPO / results
     results.parent.mkdir(parents=True, exist_ok=True)

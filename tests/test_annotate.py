@@ -36,8 +36,9 @@ CNN_CONFIG = REPO / "configs" / "cnn.cfg"
 NESTED_NOTE = NOTES[0][0]
 
 
-def train_tiny_pipeline(folder: Path, steps: int = 300) -> Path:
-    """Train `configs/cnn.cfg` (narrowed) on NOTES in `folder`; RETURNS the saved pipeline (model-last)."""
+def train_tiny_pipeline(folder: Path, steps: int = 300, config: Path = CNN_CONFIG) -> Path:
+    """Train `config` (default `configs/cnn.cfg`; narrowed) on NOTES in `folder`; RETURNS the saved pipeline
+    (model-last)."""
     from spacy.cli.train import train
 
     docs = list(build_docs(clinical_nlp(), note_records(), ConversionReport()))
@@ -52,7 +53,7 @@ def train_tiny_pipeline(folder: Path, steps: int = 300) -> Path:
         "training.eval_frequency": 100,
         "training.patience": 0,
     }
-    train(CNN_CONFIG, folder / "model", overrides=overrides)
+    train(config, folder / "model", overrides=overrides)
     return folder / "model" / "model-last"
 
 

@@ -3,6 +3,8 @@
 import hashlib
 import json
 
+import numpy
+
 import pytest
 import spacy
 import typer
@@ -12,7 +14,7 @@ from spacy.training import Example
 from typer.testing import CliRunner
 
 from clinical_notes import SMALL_TAGGER_MODEL
-from spacy_clinical_pt.evaluate import ORACLE_NOTE, evaluate_command, evaluate_pipeline, sha256_of
+from spacy_clinical_pt.evaluate import ORACLE_NOTE, evaluate_command, evaluate_pipeline, sha256_of, write_outputs
 from spacy_clinical_pt.schemes import encode
 
 LABELS = ["Anatomia", "Problema"]
@@ -228,6 +230,91 @@ def test_bioe_tagger_is_scored_on_its_columns_and_ends_spans_on_its_end_column()
     tuned = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle", objective="entity", tune_continue=True)
     assert tuned.metrics["threshold"]["f1_where_chosen"] == pytest.approx(1.0)
     assert "continue_threshold" in tuned.metrics["threshold"]
+
+
+def two_stage_pipeline():
+    """A BIOE tagger proposing candidates from gold-shaped probabilities, and a spancat that scores them by design.
+
+    Proposals: every gold span and its one-token widenings, except the Anatomia "peito" of the first test note
+    (its B is low): the recall ceiling on test is 4/5. Span scores: gold 0.7, other candidates 0.05, except on
+    test "febre" (gold) 0.3 and "Edema no pé esquerdo ." (too long) 0.45 as Problema, on dev "Refere dor na
+    perna" (too long) 0.4 as Problema. Dev prefers 0.41-0.70 (middle 0.55); test would prefer 0.06-0.30.
+    """
+    nlp = spacy.blank("pt", config=CLINICAL_TOKENIZER)
+    nlp.add_pipe(
+        "clinical_tagger",
+        config={"scheme": "BIOE", "model": SMALL_TAGGER_MODEL, "candidates_key": "sc_candidates",
+                "candidate_threshold": 0.5},
+    )
+    spancat = nlp.add_pipe(
+        "spancat",
+        config={"max_positive": None, "suggester": {"@misc": "spacy.preset_spans_suggester.v1",
+                                                     "spans_key": "sc_candidates"}},
+    )
+    examples = [Example(nlp.make_doc(d.text), d) for d in make_docs(nlp, TRAIN)]
+    nlp.initialize(lambda: examples)
+    gold = {text: spans for text, spans in TEST + DEV}
+    special = {
+        ("Dor no peito .\nNega febre .", 6, 7, "Problema"): 0.3,
+        ("Edema no pé esquerdo .", 0, 5, "Problema"): 0.45,
+        ("Refere dor na perna .", 0, 4, "Problema"): 0.4,
+    }
+
+    def tagger_probs(doc):
+        probs = 0.01 + 0.9 * encode(gold[doc.text], len(doc), LABELS, "BIOE")
+        if doc.text.startswith("Dor no peito"):
+            probs[2, 3 * LABELS.index("Anatomia")] = 0.01
+        return probs.astype("float32")
+
+    def spancat_predict(docs):
+        indices = spancat.suggester(docs, ops=spancat.model.ops)
+        rows = []
+        for doc, candidates in zip(docs, indices):
+            for start, end in candidates.dataXd.tolist():
+                rows.append([
+                    special.get((doc.text, start, end, label), 0.7 if (start, end, label) in gold[doc.text] else 0.05)
+                    for label in spancat.labels
+                ])
+        return indices, numpy.asarray(rows, dtype="float32").reshape(-1, len(spancat.labels))
+
+    nlp.get_pipe("clinical_tagger").predict = lambda docs: [tagger_probs(doc) for doc in docs]
+    spancat.predict = spancat_predict
+    return nlp
+
+
+def test_span_classifier_threshold_is_chosen_on_dev_over_its_span_scores(tmp_path):
+    nlp = two_stage_pipeline()
+    spancat = nlp.get_pipe("spancat")
+    result = evaluate_pipeline(nlp, make_docs(nlp, TEST), make_docs(nlp, DEV), policy="dev")
+    m = result.metrics
+    assert m["pipeline_kind"] == "span_classifier" and m["component"] == "spancat" and m["scheme"] is None
+    section = m["threshold"]
+    assert section["chosen_on"] == "dev" and section["value"] == pytest.approx(0.55)
+    assert section["f1_where_chosen"] == pytest.approx(1.0)
+    assert section["test_optimum"]["value"] == pytest.approx(0.18)  # middle of the 0.06-0.30 plateau
+    strict = m["entity"]["strict"]
+    assert (strict["tp"], strict["fp"], strict["fn"]) == (3, 0, 2)  # febre (0.3) and the unproposed peito missed
+    assert m["candidates"]["gold_spans"] == 5 and m["candidates"]["gold_spans_proposed"] == 4
+    assert m["candidates"]["recall"] == pytest.approx(0.8)
+    assert spancat.cfg["threshold"] == pytest.approx(0.55)  # the pipeline now predicts as evaluated
+    assert m["token"]["IO"]["per_label"]["Problema"]["fn"] == 1  # febre
+    micro = [row for row in result.pr_rows if row["series"] == "micro"]
+    assert len(micro) == 99 and micro[0]["threshold"] == pytest.approx(0.01)
+    written = {path.name for path in write_outputs(result, tmp_path)}
+    assert written == {"metrics.json", "report.md", "pr_curves.csv", "pr_curves.png"}  # no token ROC: no token scores
+    report = (tmp_path / "report.md").read_text()
+    assert "4 of 5 gold spans among them (recall ceiling 0.8000" in report and "span classifier" in report
+    oracle = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle").metrics
+    assert oracle["threshold"]["value"] == pytest.approx(0.18)
+    assert oracle["entity"]["strict"]["micro"]["f1"] == pytest.approx(0.8)
+    fixed = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="fixed", threshold=0.4).metrics
+    assert (fixed["entity"]["strict"]["tp"], fixed["entity"]["strict"]["fp"]) == (3, 1)
+    per_label = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="fixed", threshold={"Problema": 0.2}).metrics
+    assert per_label["entity"]["strict"]["per_label"]["Problema"]["tp"] == 3  # febre in, Anatomia at 0.5
+    with pytest.raises(ValueError, match="--dev"):
+        evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="dev")
+    with pytest.raises(ValueError, match="no continuation threshold"):
+        evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle", tune_continue=True)
 
 
 @Language.component("test_evaluate_fixed_spans")

@@ -85,18 +85,23 @@ def test_evaluation_summary_takes_the_run_scheme_and_leaves_out_the_host():
     assert "my-laptop" not in json.dumps(summary)
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """A tiny CNN pipeline and the metrics.json of `evaluate` (threshold chosen on dev) for it."""
-    folder = tmp_path_factory.mktemp("package_model")
-    model = train_tiny_pipeline(folder)
+def evaluate_on_dev(model: Path, folder: Path) -> Path:
+    """`evaluate` the pipeline on `folder`'s train.spacy, threshold chosen on its dev.spacy; RETURNS metrics.json."""
     app = typer.Typer()
     app.command("evaluate")(evaluate_command)
     app.command("noop")(lambda: None)
     result = CliRunner().invoke(app, ["evaluate", str(model), str(folder / "train.spacy"), "--dev",
                                       str(folder / "dev.spacy"), "--output", str(folder / "eval")])
     assert result.exit_code == 0, result.output
-    return model, folder / "eval" / "metrics.json", folder
+    return folder / "eval" / "metrics.json"
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny CNN pipeline and the metrics.json of `evaluate` (threshold chosen on dev) for it."""
+    folder = tmp_path_factory.mktemp("package_model")
+    model = train_tiny_pipeline(folder)
+    return model, evaluate_on_dev(model, folder), folder
 
 
 @pytest.mark.slow
@@ -134,6 +139,29 @@ def test_package_meta_threshold_and_oracle_guard(trained, tmp_path):
     assert result.meta["clinical_pt"]["threshold"] == own != 0.07
     assert "not applied" in result.meta["clinical_pt"]["threshold_source"]
     assert result.meta["license"] == "CC BY-NC 4.0"
+
+
+@pytest.mark.slow
+def test_two_stage_pipeline_ships_the_span_classifier_threshold_chosen_on_dev(tmp_path):
+    model = train_tiny_pipeline(tmp_path, steps=150, config=REPO / "configs" / "cnn_tagger_spancat.cfg")
+    metrics_path = evaluate_on_dev(model, tmp_path)
+    metrics = json.loads(metrics_path.read_text(encoding="utf8"))
+    assert metrics["pipeline_kind"] == "span_classifier" and metrics["threshold"]["chosen_on"] == "dev"
+    chosen = metrics["threshold"]["value"]
+    result = package_pipeline(model, tmp_path / "packages", encoder="cnn", corpus="nestedclinbr", name=WHEEL_NAME,
+                              metrics_path=metrics_path)
+    clinical = result.meta["clinical_pt"]
+    assert clinical["span_classifier"] == "spancat" and clinical["threshold"] == chosen
+    assert clinical["continue_threshold"] is None and "dev" in clinical["threshold_source"]
+    packaged = spacy.load(result.wheel.parents[1] / WHEEL_NAME / f"{WHEEL_NAME}-{result.version}")
+    assert packaged.get_pipe("spancat").cfg["threshold"] == chosen
+    # spancat has one threshold: per-label ones from an evaluation are reported, not shipped
+    metrics["threshold"]["value"] = {"Problema": 0.3}
+    (tmp_path / "per_label.json").write_text(json.dumps(metrics), encoding="utf8")
+    result = package_pipeline(model, tmp_path / "per_label", encoder="cnn", corpus="nestedclinbr", name=WHEEL_NAME,
+                              metrics_path=tmp_path / "per_label.json")
+    assert result.meta["clinical_pt"]["threshold"] == 0.5  # the pipeline's own
+    assert "not applied" in result.meta["clinical_pt"]["threshold_source"]
 
 
 def test_package_command_rejects_bad_input(tmp_path):

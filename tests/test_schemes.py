@@ -5,6 +5,8 @@ import pytest
 
 from spacy_clinical_pt.schemes import (
     DecodedSpan,
+    boundary_scores,
+    candidate_spans,
     columns,
     decode,
     encode,
@@ -182,3 +184,59 @@ def test_label_probabilities_take_the_max_of_each_labels_columns():
     assert label_probabilities(probs, "BIOE").tolist() == [[pytest.approx(0.9), pytest.approx(0.6)]]
     assert label_probabilities(probs[:, :4], "BIO").tolist() == [[pytest.approx(0.9), pytest.approx(0.3)]]
     assert (label_probabilities(probs[:, :2], "IO") == probs[:, :2]).all()
+
+
+def test_candidates_keep_every_plausible_end_where_decode_commits_to_one():
+    # one label, columns B, I, E: a confident start at 0, two plausible ends (token 1 at 0.3, token 2 at 0.8)
+    probs = numpy.array(
+        [[0.9, 0.0, 0.01], [0.02, 0.8, 0.3], [0.01, 0.7, 0.8], [0.01, 0.01, 0.01], [0.01, 0.01, 0.01]],
+        dtype="float32",
+    )
+    assert [(s.start, s.end) for s in decode(probs, ["Problema"], "BIOE", 0.5)] == [(0, 3)]
+    exact = candidate_spans(probs, ["Problema"], "BIOE", threshold=0.1, widen=0)
+    assert [(s.start, s.end) for s in exact] == [(0, 2), (0, 3)]
+    assert [s.score for s in exact] == [pytest.approx(0.9 * 0.3), pytest.approx(0.9 * 0.8)]
+    assert {s.label for s in exact} == {"Problema"}
+    # widened by one token: either boundary moves, never both; nothing outside the doc
+    widened = {(s.start, s.end) for s in candidate_spans(probs, ["Problema"], "BIOE", threshold=0.1, widen=1)}
+    assert widened == {(0, 2), (0, 3), (1, 2), (0, 1), (1, 3), (0, 4)}
+    # the inside score bounds the run: a weak I at token 2 stops it before the second end
+    broken = probs.copy()
+    broken[2, 1] = 0.05
+    assert [(s.start, s.end) for s in candidate_spans(broken, ["Problema"], "BIOE", 0.1, widen=0)] == [(0, 2)]
+    assert candidate_spans(probs, ["Problema"], "BIOE", 0.1, max_length=1, widen=0) == []
+
+
+def test_candidates_are_unique_per_boundaries_across_labels_and_skip_whitespace():
+    # two labels proposing the same tokens 1-2; token 0 is whitespace
+    probs = numpy.zeros((3, 6), dtype="float32")
+    probs[1, [0, 3]] = [0.9, 0.6]  # B of both labels
+    probs[2, [1, 2, 4, 5]] = [0.9, 0.9, 0.9, 0.9]  # I and E of both
+    space = numpy.array([True, False, False])
+    found = candidate_spans(probs, LABELS, "BIOE", 0.1, widen=1, space=space)
+    assert [(s.start, s.end) for s in found] == [(1, 2), (1, 3), (2, 3)]  # no span starts on the space
+    assert found[1].label == "Problema"  # the label proposing it with the higher start x end score
+
+
+def test_boundary_scores_of_io_and_bio():
+    inside = numpy.array([[0.9], [0.8], [0.1]], dtype="float32")
+    start, within, end = boundary_scores(inside, 1, "IO")
+    assert start[:, 0].tolist() == pytest.approx([0.9, 0.8 * 0.1, 0.1 * 0.2])
+    assert end[:, 0].tolist() == pytest.approx([0.9 * 0.2, 0.8 * 0.9, 0.1])
+    assert (within == inside).all()
+    bio = numpy.array([[0.9, 0.0], [0.1, 0.8], [0.0, 0.3]], dtype="float32")
+    start, within, end = boundary_scores(bio, 1, "BIO")
+    assert start[:, 0].tolist() == pytest.approx([0.9, 0.1, 0.0])
+    assert end[:, 0].tolist() == pytest.approx([0.2, 0.7, 1.0])  # 1 - I(next); the last token can always end
+    io_spans = [(s.start, s.end) for s in candidate_spans(inside, ["Problema"], "IO", 0.5, widen=0)]
+    assert io_spans == [(0, 2)]
+
+
+def test_candidate_settings_are_checked():
+    probs = numpy.zeros((2, 3), dtype="float32")
+    with pytest.raises(ValueError, match="threshold for candidates"):
+        candidate_spans(probs, ["Problema"], "BIOE", threshold=0.0)
+    with pytest.raises(ValueError, match="max_length must be at least 1"):
+        candidate_spans(probs, ["Problema"], "BIOE", max_length=0)
+    with pytest.raises(ValueError, match="do not match 3 BIOE columns"):
+        candidate_spans(numpy.zeros((2, 2), dtype="float32"), ["Problema"], "BIOE")

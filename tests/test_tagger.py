@@ -282,3 +282,76 @@ def test_continue_threshold_is_checked_settable_and_saved(tmp_path):
     assert spacy.load(tmp_path / "pipeline").get_pipe("clinical_tagger").continue_threshold == {
         "Problema": 0.2, "Anatomia": 0.4,
     }
+
+
+def test_candidates_for_a_span_classifier_are_written_when_asked(trained):
+    nlp, _ = trained
+    tagger = nlp.get_pipe("clinical_tagger")
+    doc = nlp(NOTES[0][0])
+    assert "sc_candidates" not in doc.spans  # off by default
+    tagger.cfg["candidates_key"] = "sc_candidates"
+    try:
+        doc = nlp(NOTES[0][0])
+    finally:
+        tagger.cfg["candidates_key"] = None
+    proposed = [(s.start, s.end) for s in doc.spans["sc_candidates"]]
+    assert len(proposed) == len(set(proposed))  # one candidate per boundaries, whatever the labels
+    assert {(s, e) for s, e, _ in NOTES[0][1]} <= set(proposed)  # the learnt spans are among the proposals
+    assert len(proposed) > len(doc.spans["sc"])  # ... with more: near misses for the classifier to reject
+    assert len(doc.spans["sc_candidates"].attrs["scores"]) == len(proposed)
+
+
+def test_candidate_settings_are_checked():
+    with pytest.raises(ValueError, match="candidates_key and spans_key are both 'sc'"):
+        spacy.blank("pt").add_pipe("clinical_tagger", config={"model": SMALL_TAGGER_MODEL, "candidates_key": "sc"})
+    with pytest.raises(ValueError, match="candidate_max_length must be at least 1"):
+        spacy.blank("pt").add_pipe(
+            "clinical_tagger", config={"model": SMALL_TAGGER_MODEL, "candidates_key": "c", "candidate_max_length": 0}
+        )
+    with pytest.raises(ValueError, match="threshold for candidates"):
+        spacy.blank("pt").add_pipe("clinical_tagger", config={"model": SMALL_TAGGER_MODEL, "candidate_threshold": 1})
+
+
+def test_tagger_proposes_and_spancat_decides_trained_together(tmp_path):
+    """The two-stage pipeline of configs/cnn_tagger_spancat.cfg in miniature: one shared tok2vec, the tagger
+    annotating each batch with its proposals, spancat learning on them; both losses fall, spancat's output is
+    the pipeline's, and it survives a save and reload."""
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("pt")
+    nlp.add_pipe("tok2vec", config={"model": SMALL_TAGGER_MODEL["tok2vec"]})
+    listener = {"@architectures": "spacy.Tok2VecListener.v1", "width": 32, "upstream": "tok2vec"}
+    nlp.add_pipe(
+        "clinical_tagger",
+        config={"scheme": "BIOE", "candidates_key": "sc_candidates",
+                "model": {"@architectures": "spacy_clinical_pt.MultilabelTokenTagger.v1", "tok2vec": listener}},
+    )
+    nlp.add_pipe(
+        "spancat",
+        config={
+            "max_positive": None,
+            "suggester": {"@misc": "spacy.preset_spans_suggester.v1", "spans_key": "sc_candidates"},
+            "model": {
+                "@architectures": "spacy.SpanCategorizer.v1",
+                "tok2vec": listener,
+                "reducer": {"@layers": "spacy.mean_max_reducer.v1", "hidden_size": 32},
+                "scorer": {"@layers": "spacy.LinearLogistic.v1"},
+            },
+        },
+    )
+    data = examples(nlp)
+    optimizer = nlp.initialize(lambda: data)
+    optimizer.learn_rate = 0.01
+    losses = []
+    for _ in range(40):
+        for eg in data:
+            eg.predicted = nlp.make_doc(eg.predicted.text)  # spacy train starts each epoch from fresh docs
+        losses.append(nlp.update(data, sgd=optimizer, annotates=["tok2vec", "clinical_tagger"]))
+    assert losses[-1]["clinical_tagger"] < 0.2 * losses[1]["clinical_tagger"]
+    assert losses[-1]["spancat"] < 0.2 * losses[1]["spancat"]
+    texts = [text for text, _ in NOTES]
+    predicted = [spans_of(doc) for doc in nlp.pipe(texts)]
+    assert predicted == [sorted(gold) for _, gold in NOTES]
+    doc = nlp(texts[0])
+    assert set(spans_of(doc)) <= {(s.start, s.end, label) for s in doc.spans["sc_candidates"] for label in LABELS}
+    nlp.to_disk(tmp_path / "two_stage")
+    assert [spans_of(doc) for doc in spacy.load(tmp_path / "two_stage").pipe(texts)] == predicted

@@ -18,8 +18,15 @@ Thresholds (for pipelines with a `clinical_tagger`, which stores its probabiliti
 Shared (one threshold maximising micro F1, the paper) or per label. The pipeline runs once per DocBin; other
 thresholds are applied to the stored probabilities, and spans re-decoded with `schemes.decode`.
 
-Span-only pipelines (spaCy `spancat`, LLM pipelines: anything writing `doc.spans[key]`) get entity-level metrics
-and token-level metrics of their fixed output.
+Span classifiers (spaCy's `spancat`, alone or deciding on a `clinical_tagger`'s proposals, as in
+configs/cnn_tagger_spancat.cfg: the last component to write the evaluated key) score whole spans: the pipeline runs
+once with the classifier's threshold at the bottom of the grid, and the threshold on the span scores is chosen as
+above (dev, oracle or fixed; by exact-span F1, the only objective a span score has). With `clinical_tagger`
+proposals, `candidates` in metrics.json says how many spans were proposed and how many gold spans were among them
+(the recall no classifier threshold can exceed).
+
+Other span-only pipelines (LLM pipelines: anything writing `doc.spans[key]`) get entity-level metrics and
+token-level metrics of their fixed output.
 
 Outputs in `--output`: `metrics.json`, `report.md`, `pr_curves.csv` + `.png`, `roc_curves.csv` + `.png`.
 """
@@ -50,6 +57,7 @@ from tqdm import tqdm
 from . import __version__
 from .metrics import (
     THRESHOLD_GRID,
+    SpanTuple,
     ThresholdChoice,
     apply_thresholds,
     best_on_grid,
@@ -99,18 +107,43 @@ def policy_description(policy: str) -> str:
     }[policy]
 
 
+def find_span_classifier(nlp: Language, key: str) -> Any:
+    """The spaCy span categorizer (`spancat`) whose spans are the pipeline's output under `doc.spans[key]`: the
+    last component writing `key`, if that is one (a `clinical_tagger` writing `key` after it wins). Else None."""
+    from spacy.pipeline import SpanCategorizer
+
+    from .tagger import ClinicalTagger
+
+    last = None
+    for _, pipe in nlp.pipeline:
+        if isinstance(pipe, (SpanCategorizer, ClinicalTagger)) and pipe.key == key:
+            last = pipe
+    return last if isinstance(last, SpanCategorizer) else None
+
+
+def candidates_key(classifier: Any) -> Optional[str]:
+    """The `doc.spans` key a span classifier reads its candidates from (`spacy.preset_spans_suggester.v1`), or
+    None for other suggesters (n-grams)."""
+    keywords = getattr(classifier.suggester, "keywords", None) or {}
+    return keywords.get("spans_key")
+
+
 @dataclass
 class DocResult:
     """One document after the pipeline ran: what the metrics need, nothing else (no text).
 
     space: bool (n_tokens,), True for whitespace tokens. probs: float32 (n_tokens, n_columns) or None.
     gold, pred: `(start, end, label)` spans in the predicted doc's tokens (end exclusive).
+    pred_scores: the score of each `pred` span (span classifiers), else None.
+    candidates: the `(start, end)` proposals a span classifier chose from (preset suggester), else None.
     """
 
     space: numpy.ndarray
     probs: Optional[numpy.ndarray]
     gold: list[tuple[int, int, str]]
     pred: list[tuple[int, int, str]]
+    pred_scores: Optional[numpy.ndarray] = None
+    candidates: Optional[list[tuple[int, int]]] = None
 
 
 @dataclass
@@ -151,11 +184,14 @@ def run_pipeline(
     tagger: Any = None,
     batch_size: int = 32,
     desc: str = "evaluating",
+    candidates: Optional[str] = None,
 ) -> tuple[list[DocResult], int]:
     """Run `nlp` once over the texts of `gold_docs` and keep what the metrics need.
 
     gold_key: the `doc.spans` key of the gold entities. spans_key: the key the pipeline writes (default: the
-    tagger's key, else "sc"). tagger: the `ClinicalTagger` whose probabilities to keep, or None.
+    tagger's key, else "sc"). tagger: the `ClinicalTagger` whose probabilities to keep, or None. candidates: the
+    `doc.spans` key of a span classifier's candidates, to keep, or None. The scores of the predicted spans are
+    kept when the pipeline stores them (`attrs["scores"]`, as spancat does).
     RETURNS: (one DocResult per document, number of gold spans lost aligning to a different tokenization).
     """
     key = spans_key or (tagger.key if tagger is not None else "sc")
@@ -178,7 +214,13 @@ def run_pipeline(
                 raise ValueError(f"component {tagger.name!r} left no doc._.clinical_probs; was it disabled?")
             probs = numpy.asarray(probs, dtype="float32")
         space = numpy.fromiter((t.is_space for t in doc), dtype=bool, count=len(doc))
-        results.append(DocResult(space, probs, gold, _spans(doc.spans.get(key, []))))
+        group = doc.spans.get(key, [])
+        scores = group.attrs.get("scores") if hasattr(group, "attrs") else None
+        scores = None if scores is None or len(scores) != len(group) else numpy.asarray(scores, dtype="float32")
+        proposed = None
+        if candidates is not None:
+            proposed = sorted({(int(s.start), int(s.end)) for s in doc.spans.get(candidates, [])})
+        results.append(DocResult(space, probs, gold, _spans(group), scores, proposed))
     return results, lost
 
 
@@ -274,19 +316,22 @@ def choose_threshold(
     elif policy == "fixed":
         if fixed is None:
             raise ValueError("threshold policy 'fixed' needs a threshold")
-        if isinstance(fixed, Mapping):
-            unknown = sorted(set(map(str, fixed)) - set(labels))
-            if unknown:
-                raise ValueError(f"threshold given for unknown label(s) {', '.join(unknown)}; labels: {', '.join(labels)}")
-            # Labels left out decode at the default, as `schemes.decode` does.
-            value: float | dict[str, float] = {label: float(fixed.get(label, DEFAULT_THRESHOLD)) for label in labels}
-        else:
-            value = float(fixed)
+        value = given_thresholds(fixed, labels)
         section.update(value=value, chosen_on="given", per_label=isinstance(value, dict), f1_where_chosen=None)
     else:
         raise ValueError(f"unknown threshold policy {policy!r}: use dev, oracle or fixed")
     return section
 
+
+def given_thresholds(value: float | Mapping[str, float], labels: Sequence[str]) -> float | dict[str, float]:
+    """A fixed threshold as given: a float, or a mapping completed for every label (labels left out use the
+    default, as `schemes.decode` does). Raises ValueError for a label the pipeline does not have."""
+    if not isinstance(value, Mapping):
+        return float(value)
+    unknown = sorted(set(map(str, value)) - set(labels))
+    if unknown:
+        raise ValueError(f"threshold given for unknown label(s) {', '.join(unknown)}; labels: {', '.join(labels)}")
+    return {label: float(value.get(label, DEFAULT_THRESHOLD)) for label in labels}
 
 def decoded_spans(
     docs: Sequence[DocResult],
@@ -365,18 +410,35 @@ def select_bio_thresholds(
     return start, carry, f1(start, carry)
 
 
-def _pred_label_matrix(docs: Sequence[DocResult], labels: Sequence[str]) -> tuple[numpy.ndarray, numpy.ndarray]:
-    """Gold and predicted token x label matrices from spans (span-only pipelines), real tokens only."""
+def _pred_label_matrix(
+    docs: Sequence[DocResult], labels: Sequence[str], pred_spans: Optional[Sequence[Sequence[SpanTuple]]] = None
+) -> tuple[numpy.ndarray, numpy.ndarray]:
+    """Gold and predicted token x label matrices from spans (span-only pipelines), real tokens only.
+
+    pred_spans: the predicted spans of each doc (default: `doc.pred`).
+    """
     known = set(labels)
     gold, pred = [], []
-    for doc in docs:
+    for k, doc in enumerate(docs):
         keep = ~doc.space
+        spans = doc.pred if pred_spans is None else pred_spans[k]
         gold.append(label_matrix([s for s in doc.gold if s[2] in known], len(doc.space), labels)[keep])
-        pred.append(label_matrix([s for s in doc.pred if s[2] in known], len(doc.space), labels)[keep])
+        pred.append(label_matrix([s for s in spans if s[2] in known], len(doc.space), labels)[keep])
     if not docs:
         return numpy.zeros((0, len(labels))), numpy.zeros((0, len(labels)))
     return numpy.concatenate(gold), numpy.concatenate(pred)
 
+
+def corpus_counts(docs: Sequence[DocResult], lost: int) -> dict[str, int]:
+    """The `counts` section of metrics.json: documents, tokens (whitespace ones apart), gold spans and those lost
+    aligning to the pipeline's tokens."""
+    return {
+        "docs": len(docs),
+        "tokens": sum(len(doc.space) for doc in docs),
+        "whitespace_tokens_excluded": sum(int(doc.space.sum()) for doc in docs),
+        "gold_spans": sum(len(doc.gold) for doc in docs),
+        "gold_spans_lost_in_alignment": lost,
+    }
 
 def evaluate_pipeline(
     nlp: Language,
@@ -410,22 +472,22 @@ def evaluate_pipeline(
     tagger = find_tagger(nlp, component)
     if policy not in {p.value for p in ThresholdPolicy}:
         raise ValueError(f"unknown threshold policy {policy!r}: use dev, oracle or fixed")
+    classifier = find_span_classifier(nlp, spans_key or (tagger.key if tagger is not None else "sc"))
+    if classifier is not None:
+        if tune_continue:
+            raise ValueError(
+                f"the pipeline's output comes from the span classifier {classifier.name!r}, which has one threshold "
+                "on span scores: there is no continuation threshold to tune"
+            )
+        return evaluate_span_classifier(
+            nlp, classifier, test_docs, dev_docs, policy=policy, per_label=per_label, threshold=threshold,
+            gold_key=gold_key, spans_key=classifier.key, batch_size=batch_size,
+        )
     if tagger is not None and policy == "dev" and dev_docs is None:
         raise ValueError(NEEDS_DEV)
     test, lost = run_pipeline(nlp, test_docs, gold_key, spans_key, tagger, batch_size, desc="test")
     gold_labels = sorted({s[2] for doc in test for s in doc.gold})
-    n_tokens = sum(len(doc.space) for doc in test)
-    n_space = sum(int(doc.space.sum()) for doc in test)
-    metrics: dict[str, Any] = {
-        "token_unit": TOKEN_UNIT,
-        "counts": {
-            "docs": len(test),
-            "tokens": n_tokens,
-            "whitespace_tokens_excluded": n_space,
-            "gold_spans": sum(len(d.gold) for d in test),
-            "gold_spans_lost_in_alignment": lost,
-        },
-    }
+    metrics: dict[str, Any] = {"token_unit": TOKEN_UNIT, "counts": corpus_counts(test, lost)}
     if tagger is None:
         labels = sorted(set(gold_labels) | {s[2] for doc in test for s in doc.pred})
         y_true, y_pred = _pred_label_matrix(test, labels)
@@ -509,6 +571,156 @@ def evaluate_pipeline(
         )
     metrics["entity"] = entity_metrics([doc.gold for doc in test], pred_spans, labels)
     return evaluation
+
+
+def spans_above(
+    docs: Sequence[DocResult], threshold: float | Mapping[str, float]
+) -> list[list[SpanTuple]]:
+    """Each doc's predicted spans whose score reaches the threshold (shared, or per label: labels left out use
+    the default)."""
+    kept = []
+    for doc in docs:
+        scores = doc.pred_scores if doc.pred_scores is not None else numpy.ones(len(doc.pred), dtype="float32")
+        kept.append(
+            [
+                span
+                for span, score in zip(doc.pred, scores)
+                if score >= (threshold.get(span[2], DEFAULT_THRESHOLD) if isinstance(threshold, Mapping) else threshold)
+            ]
+        )
+    return kept
+
+
+def span_threshold_curves(
+    docs: Sequence[DocResult], labels: Sequence[str], grid: numpy.ndarray = THRESHOLD_GRID
+) -> list[dict[str, Any]]:
+    """Exact-span precision-recall curves of a span classifier over the grid of thresholds on its span scores, per
+    label and micro-averaged: rows as `metrics.pr_curves` gives them (series, threshold, precision, recall, f1,
+    tp, fp, fn), precision 1.0 where nothing is predicted."""
+    gold = [doc.gold for doc in docs]
+    rows: list[dict[str, Any]] = []
+    per_threshold = [entity_metrics(gold, spans_above(docs, float(t)), labels)["strict"] for t in grid]
+    for name in [*labels, "micro"]:
+        for t, strict in zip(grid, per_threshold):
+            scores = strict["micro"] if name == "micro" else strict["per_label"][name]
+            tp, fp, fn = (int(scores[k]) for k in ("tp", "fp", "fn"))
+            rows.append(
+                {
+                    "series": name,
+                    "threshold": float(t),
+                    "precision": tp / (tp + fp) if tp + fp else 1.0,
+                    "recall": tp / (tp + fn) if tp + fn else 0.0,
+                    "f1": float(scores["f1"]),
+                    "tp": tp,
+                    "fp": fp,
+                    "fn": fn,
+                }
+            )
+    return rows
+
+
+def select_span_threshold(rows: Sequence[Mapping[str, Any]], labels: Sequence[str], per_label: bool) -> ThresholdChoice:
+    """The threshold(s) on span scores maximising exact-span F1 (micro, or each label's), from
+    `span_threshold_curves` rows; ties: the middle of the first plateau (`metrics.best_on_grid`)."""
+
+    def best(series: str) -> tuple[float, float]:
+        points = [r for r in rows if r["series"] == series]
+        return best_on_grid(numpy.asarray([r["threshold"] for r in points]), numpy.asarray([r["f1"] for r in points]))
+
+    if not per_label:
+        return ThresholdChoice(*best("micro"))
+    chosen = {label: best(label) for label in labels}
+    return ThresholdChoice({k: v[0] for k, v in chosen.items()}, {k: v[1] for k, v in chosen.items()})
+
+
+def candidate_recall(docs: Sequence[DocResult]) -> dict[str, Any]:
+    """How many spans were proposed to the classifier, and how many gold spans (start and end, any label) were
+    among them: the recall that no threshold of the classifier can exceed."""
+    proposed = sum(len(doc.candidates or []) for doc in docs)
+    gold = sum(len({(s[0], s[1]) for s in doc.gold}) for doc in docs)
+    found = sum(len({(s[0], s[1]) for s in doc.gold} & set(doc.candidates or [])) for doc in docs)
+    return {
+        "proposed": proposed,
+        "proposed_per_doc": proposed / len(docs) if docs else 0.0,
+        "gold_spans": gold,
+        "gold_spans_proposed": found,
+        "recall": found / gold if gold else 0.0,
+    }
+
+
+def evaluate_span_classifier(
+    nlp: Language,
+    classifier: Any,
+    test_docs: Sequence[Doc],
+    dev_docs: Optional[Sequence[Doc]] = None,
+    *,
+    policy: str = "dev",
+    per_label: bool = False,
+    threshold: Optional[float | Mapping[str, float]] = None,
+    gold_key: str = "sc",
+    spans_key: str = "sc",
+    batch_size: int = 32,
+) -> Evaluation:
+    """Evaluate a pipeline whose output comes from a span classifier (spaCy's `spancat`; see the module docstring).
+
+    The pipeline runs once per DocBin with the classifier's threshold at the bottom of the grid, so that every
+    threshold can be applied to the stored span scores afterwards. policy and per_label: as `evaluate_pipeline`,
+    the objective being exact-span F1; fixed with no threshold: the classifier's own. The classifier keeps the
+    chosen threshold when it is shared (spancat has no per-label threshold).
+    """
+    if policy == "dev" and dev_docs is None:
+        raise ValueError(NEEDS_DEV)
+    own = float(classifier.cfg["threshold"])
+    proposals = candidates_key(classifier)
+    classifier.cfg["threshold"] = float(THRESHOLD_GRID[0])
+    try:
+        test, lost = run_pipeline(nlp, test_docs, gold_key, spans_key, None, batch_size, "test", proposals)
+        dev = None
+        if policy == "dev":
+            dev, _ = run_pipeline(nlp, dev_docs, gold_key, spans_key, None, batch_size, "dev", proposals)
+    finally:
+        classifier.cfg["threshold"] = own
+    labels = sorted(classifier.labels)
+    gold_labels = sorted({s[2] for doc in test for s in doc.gold})
+    curves = span_threshold_curves(test, labels)
+    oracle = select_span_threshold(curves, labels, per_label)
+    section: dict[str, Any] = {
+        "policy": policy,
+        "description": policy_description(policy),
+        "per_label": per_label,
+        "grid": [float(THRESHOLD_GRID[0]), float(THRESHOLD_GRID[-1]), 0.01],
+        "objective": OBJECTIVES[("entity", per_label)].replace("decoded", "scored by the span classifier"),
+        "test_optimum": {"value": oracle.value, "f1": oracle.f1},
+    }
+    if policy == "oracle":
+        section.update(value=oracle.value, chosen_on="test", f1_where_chosen=oracle.f1)
+    elif policy == "dev":
+        choice = select_span_threshold(span_threshold_curves(dev, labels), labels, per_label)
+        section.update(value=choice.value, chosen_on="dev", f1_where_chosen=choice.f1)
+    else:
+        value = given_thresholds(own if threshold is None else threshold, labels)
+        section.update(value=value, chosen_on="given" if threshold is not None else "the pipeline's own",
+                       per_label=isinstance(value, dict), f1_where_chosen=None)
+    value = section["value"]
+    pred_spans = spans_above(test, value)
+    if not isinstance(value, Mapping):
+        classifier.cfg["threshold"] = float(value)  # the pipeline object now predicts as evaluated
+    y_true, y_pred = _pred_label_matrix(test, labels, pred_spans)
+    metrics: dict[str, Any] = {
+        "token_unit": TOKEN_UNIT,
+        "counts": corpus_counts(test, lost),
+        "pipeline_kind": "span_classifier",
+        "component": classifier.name,
+        "scheme": None,
+        "labels": labels,
+        "gold_labels_unknown_to_pipeline": sorted(set(gold_labels) - set(labels)),
+        "threshold": section,
+        "token": {"IO": token_metrics(y_true, y_pred, labels)},
+    }
+    if proposals is not None:
+        metrics["candidates"] = {"key": proposals, **candidate_recall(test)}
+    metrics["entity"] = entity_metrics([doc.gold for doc in test], pred_spans, labels)
+    return Evaluation(metrics, pr_rows=curves)
 
 
 def sha256_of(path: str | Path) -> str:
@@ -638,9 +850,17 @@ def render_report(metrics: Mapping[str, Any]) -> str:
     if section.get("test_optimum") and policy != "oracle":
         optimum = section["test_optimum"]
         f1 = optimum["f1"] if not isinstance(optimum["f1"], Mapping) else None
+        where = "exact-span micro F1" if "entity" in section.get("objective", "") else "micro F1 on the model's columns"
         lines.append(
             f"- for comparison only, the {ORACLE_NOTE} threshold would be {_threshold_text(optimum)}"
-            + (f" (micro F1 {f1:.4f} on the model's columns)" if f1 is not None else "")
+            + (f" ({where} {f1:.4f})" if f1 is not None else "")
+        )
+    if metrics.get("candidates"):
+        c = metrics["candidates"]
+        lines.append(
+            f"- span classifier `{metrics.get('component')}` on the proposals in doc.spans[{c['key']!r}]: "
+            f"{c['proposed']} proposed ({c['proposed_per_doc']:.1f} per document); {c['gold_spans_proposed']} of "
+            f"{c['gold_spans']} gold spans among them (recall ceiling {c['recall']:.4f}, boundaries only)"
         )
     if metrics.get("gold_labels_unknown_to_pipeline"):
         lines.append(
@@ -710,6 +930,14 @@ def render_report(metrics: Mapping[str, Any]) -> str:
              strict["fn"], partial["f1"]]
         )
     lines += _table(["label", "gold", "strict P", "strict R", "strict F1", "TP", "FP", "FN", "partial F1"], rows)
+    if metrics.get("pipeline_kind") == "span_classifier":
+        lines += [
+            "## Figures",
+            "",
+            "- `pr_curves.png` (data: `pr_curves.csv`): exact-span precision-recall per label and micro-averaged, "
+            "thresholds on the span classifier's scores 0.01 to 0.99; the red point is the chosen threshold.",
+            "",
+        ]
     if metrics.get("pipeline_kind") == "clinical_tagger":
         lines += [
             "## Figures",
@@ -752,7 +980,8 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
 
 
 def write_outputs(evaluation: Evaluation, output: str | Path) -> list[Path]:
-    """Write metrics.json, report.md and, with probabilities, the PR and ROC curves (CSV + PNG).
+    """Write metrics.json, report.md and the curves there are data for: precision-recall (CSV + PNG; token level
+    for a tagger, exact spans for a span classifier) and ROC (token level, CSV + PNG).
 
     RETURNS: the paths written.
     """
@@ -762,19 +991,27 @@ def write_outputs(evaluation: Evaluation, output: str | Path) -> list[Path]:
     written = [output / "metrics.json", output / "report.md"]
     written[0].write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf8")
     written[1].write_text(render_report(metrics), encoding="utf8")
-    if evaluation.pr_rows:
-        prov = metrics.get("provenance", {})
-        section = metrics["threshold"]
-        title = f"{prov.get('label', 'pipeline')} on {prov.get('corpus', 'test')} ({metrics.get('scheme')})"
+    prov = metrics.get("provenance", {})
+    section = metrics["threshold"]
+    name = f"{prov.get('label', 'pipeline')} on {prov.get('corpus', 'test')}"
+    if metrics.get("pipeline_kind") == "span_classifier":
+        title, unit = f"{name} (span classifier)", "entities"
+        subtitle = f"threshold on span scores: {section['description']}; exact span and label"
+    else:
+        title, unit = f"{name} ({metrics.get('scheme')})", "token-label cells"
         subtitle = f"threshold: {section['description']}; unit: spaCy tokens, whitespace excluded"
+    if evaluation.pr_rows:
         value = section.get("value")
         chosen = {"micro": value} if isinstance(value, float) else dict(value or {})
         if label_matrix_name(metrics.get("scheme")) != "IO" and isinstance(value, Mapping):
             chosen = {c: value[column_label(c)] for c in metrics["columns"]}
         written.append(write_csv(evaluation.pr_rows, output / "pr_curves.csv"))
         written.append(
-            plot_pr_curves(evaluation.pr_rows, output / "pr_curves.png", f"Precision-recall: {title}", chosen, subtitle)
+            plot_pr_curves(
+                evaluation.pr_rows, output / "pr_curves.png", f"Precision-recall: {title}", chosen, subtitle, unit
+            )
         )
+    if evaluation.roc_rows:
         token = metrics["token"][metrics["scheme"]]
         auc = {name: s["auc"] for name, s in token["per_label"].items()} | {"micro": token["auc_micro"]}
         written.append(write_csv(evaluation.roc_rows, output / "roc_curves.csv"))

@@ -161,7 +161,7 @@ def package_pipeline(
     import spacy
     from spacy.cli.package import package as spacy_package
 
-    from .evaluate import find_tagger
+    from .evaluate import find_span_classifier, find_tagger
 
     model_dir, output_dir = Path(model_dir), Path(output_dir)
     if not (model_dir / "config.cfg").is_file():
@@ -178,11 +178,21 @@ def package_pipeline(
 
     nlp = spacy.load(model_dir)
     tagger = find_tagger(nlp)
+    # A span classifier deciding on the tagger's proposals (configs/cnn_tagger_spancat.cfg) owns the output threshold.
+    classifier = find_span_classifier(nlp, tagger.key if tagger is not None else "sc")
     threshold_note = "the pipeline's own (set at training)"
-    if metrics is not None and tagger is not None:
+    if metrics is not None and (tagger is not None or classifier is not None):
         section = metrics.get("threshold", {})
-        if section.get("policy") in ("dev", "fixed") and section.get("value") is not None:
-            if apply_threshold:
+        if apply_threshold and section.get("policy") in ("dev", "fixed") and section.get("value") is not None:
+            if classifier is not None and isinstance(section["value"], Mapping):
+                threshold_note = (
+                    "the pipeline's own; spancat has one shared threshold, the evaluation's per-label ones are not "
+                    "applied"
+                )
+            elif classifier is not None:
+                classifier.cfg["threshold"] = float(section["value"])
+                threshold_note = section.get("description", section["policy"])
+            else:
                 tagger.threshold = section["value"]
                 carry = section.get("continue_threshold")
                 if carry:
@@ -207,9 +217,11 @@ def package_pipeline(
         "scheme": tagger.scheme if tagger is not None else None,
         "labels": labels,
         "spans_key": spans_key,
-        "threshold": tagger.threshold if tagger is not None else None,
-        "continue_threshold": tagger.continue_threshold if tagger is not None else None,
+        "threshold": float(classifier.cfg["threshold"]) if classifier is not None
+        else tagger.threshold if tagger is not None else None,
+        "continue_threshold": tagger.continue_threshold if tagger is not None and classifier is None else None,
         "threshold_source": threshold_note,
+        "span_classifier": classifier.name if classifier is not None else None,
         "training_corpus": source["name"],
         "package_version": __version__,
     }

@@ -61,12 +61,14 @@ def plot_pr_curves(
     title: str,
     chosen: Optional[Mapping[str, float]] = None,
     subtitle: str = "",
+    unit: str = "token-label cells",
 ) -> Path:
     """Precision (y) against recall (x), one line per series, micro-averaged thick and black.
 
     rows: `metrics.pr_curves` rows (series, threshold, precision, recall, f1).
     path: the PNG to write. title: first title line (pipeline, corpus, policy). subtitle: a smaller second line.
     chosen: series -> threshold of the operating point to mark (the chosen threshold), e.g. {"micro": 0.42}.
+    unit: what is counted, for the axis labels ("token-label cells", or "entities" for exact-span curves).
     RETURNS: the path written.
     """
     path = Path(path)
@@ -99,8 +101,8 @@ def plot_pr_curves(
             )
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.05)
-    ax.set_xlabel("Recall (share of gold token-label cells found)")
-    ax.set_ylabel("Precision (share of predicted token-label cells that are gold)")
+    ax.set_xlabel(f"Recall (share of gold {unit} found)")
+    ax.set_ylabel(f"Precision (share of predicted {unit} that are gold)")
     return _save(fig, ax, path, title, subtitle, "lower left")
 
 

@@ -262,6 +262,87 @@ def _bioe_runs(
     return runs
 
 
+def boundary_scores(probs: numpy.ndarray, n_labels: int, scheme: str) -> tuple[numpy.ndarray, ...]:
+    """Per token and label, how likely a span starts there, continues over it and ends there.
+
+    RETURNS: (start, inside, end), each of shape (n_tokens, n_labels). BIOE reads its three columns. BIO has no end
+    column: a span may end where the next token is unlikely to continue it, `end = 1 - I(next)` (1 on the last
+    token). IO has only the inside column: `start = I * (1 - I(previous))`, `inside = I`, `end = I * (1 - I(next))`.
+    """
+    width = len(PREFIXES[check_scheme(scheme)])
+    probs = numpy.asarray(probs, dtype="float32").reshape(-1, n_labels, width)
+    inside = probs[:, :, 0] if scheme == "IO" else probs[:, :, 1]
+    following = numpy.vstack([inside[1:], numpy.zeros((1, n_labels), dtype="float32")])
+    if scheme == "BIOE":
+        return probs[:, :, 0], inside, probs[:, :, 2]
+    if scheme == "BIO":
+        return probs[:, :, 0], inside, 1.0 - following
+    preceding = numpy.vstack([numpy.zeros((1, n_labels), dtype="float32"), inside[:-1]])
+    return inside * (1.0 - preceding), inside, inside * (1.0 - following)
+
+
+def candidate_spans(
+    probs: numpy.ndarray,
+    labels: Sequence[str],
+    scheme: str,
+    threshold: float = 0.05,
+    max_length: int = 24,
+    widen: int = 1,
+    space: Optional[numpy.ndarray] = None,
+) -> list[DecodedSpan]:
+    """Generous span proposals from token probabilities, for a span classifier to accept or reject.
+
+    Where `decode` commits to one span per run, this keeps every plausible one: per label, each token whose start
+    score reaches `threshold` opens spans that run over tokens whose inside score reaches it, and each token of
+    the run whose end score reaches it closes one (`boundary_scores` gives the three scores of each scheme).
+    Each proposal is then widened: the spans that move either its start or its end by up to `widen` tokens are
+    added, so that a boundary the tagger misses by a token is still among the candidates, and the classifier
+    learns from near misses.
+
+    probs: (n_tokens, n_columns), columns as `columns(labels, scheme)`.
+    threshold: the probability a start, an inside and an end must each reach; low, to favour recall.
+    max_length: the longest candidate, in tokens.
+    widen: how many tokens a boundary moves in the widened copies (0: none).
+    space: optional (n_tokens,) booleans, True for whitespace tokens: no candidate starts or ends on one.
+    RETURNS: one `DecodedSpan` per distinct (start, end), sorted; its label is the label that proposed it with the
+        highest score, and its score the product of that label's start and end scores (widened copies: the
+        score of the span they came from).
+    """
+    check_threshold_value(threshold, "candidates")
+    if max_length < 1 or widen < 0:
+        raise ValueError(f"max_length must be at least 1 and widen at least 0, got {max_length} and {widen}")
+    probs = numpy.asarray(probs, dtype="float32")
+    n_columns = len(columns(labels, scheme))
+    if probs.ndim != 2 or probs.shape[1] != n_columns:
+        raise ValueError(f"probabilities of shape {probs.shape} do not match {n_columns} {scheme} columns")
+    n_tokens = probs.shape[0]
+    space = numpy.zeros(n_tokens, dtype=bool) if space is None else numpy.asarray(space, dtype=bool)
+    start_p, inside_p, end_p = boundary_scores(probs, len(labels), scheme)
+    best: dict[tuple[int, int], tuple[float, str]] = {}
+
+    def propose(start: int, end: int, score: float, label: str) -> None:
+        if 0 <= start < end <= n_tokens and end - start <= max_length and not space[start] and not space[end - 1]:
+            if (start, end) not in best or score > best[(start, end)][0]:
+                best[(start, end)] = (score, label)
+
+    for i, label in enumerate(labels):
+        for start in numpy.flatnonzero((start_p[:, i] >= threshold) & ~space):
+            start = int(start)
+            for last in range(start, min(start + max_length, n_tokens)):
+                if last > start and inside_p[last, i] < threshold:
+                    break
+                if end_p[last, i] >= threshold:
+                    score = float(start_p[start, i] * end_p[last, i])
+                    propose(start, last + 1, score, label)
+                    for shift in (s for s in range(-widen, widen + 1) if s):
+                        propose(start + shift, last + 1, score, label)
+                        propose(start, last + 1 + shift, score, label)
+    return sorted(
+        (DecodedSpan(start, end, label, score) for (start, end), (score, label) in best.items()),
+        key=lambda span: (span.start, span.end),
+    )
+
+
 def label_matrix(spans: Iterable[SpanLike], n_tokens: int, labels: Sequence[str]) -> numpy.ndarray:
     """The token x label 0/1 matrix of shape (n_tokens, n_labels): the IO encoding, whatever the scheme.
 

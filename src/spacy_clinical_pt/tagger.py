@@ -37,7 +37,9 @@ from wasabi import msg
 from .schemes import (
     DEFAULT_THRESHOLD,
     Thresholds,
+    candidate_spans,
     check_scheme,
+    check_threshold_value,
     columns,
     decode,
     encode,
@@ -81,6 +83,10 @@ if not Doc.has_extension(PROBS_EXTENSION):
         "class_weighting": "inverse_doc_freq_clamped",
         "bio_start_on_orphan_i": False,
         "store_ents": False,
+        "candidates_key": None,
+        "candidate_threshold": 0.05,
+        "candidate_max_length": 24,
+        "candidate_widen": 1,
         "scorer": {"@scorers": "spacy_clinical_pt.clinical_tagger_scorer.v1"},
     },
     default_score_weights={
@@ -102,6 +108,10 @@ def make_clinical_tagger(
     class_weighting: str,
     bio_start_on_orphan_i: bool,
     store_ents: bool,
+    candidates_key: Optional[str],
+    candidate_threshold: float,
+    candidate_max_length: int,
+    candidate_widen: int,
     scorer: Optional[Callable],
 ) -> "ClinicalTagger":
     """Create a `ClinicalTagger`.
@@ -115,6 +125,12 @@ def make_clinical_tagger(
     class_weighting: "none", "inverse_doc_freq", "inverse_doc_freq_clamped" or "inverse_token_freq".
     bio_start_on_orphan_i: BIO decoding: an `I` that follows no span starts one (default false: measured worse).
     store_ents: also write the best non-overlapping spans to `doc.ents`.
+    candidates_key: also write generous span proposals to `doc.spans[candidates_key]` (`schemes.candidate_spans`),
+        for a span classifier downstream (spaCy's `spancat` with `spacy.preset_spans_suggester.v1`) to accept or
+        reject; null: none.
+    candidate_threshold: the probability a proposal's start, inside and end tokens must each reach.
+    candidate_max_length: the longest proposal, in tokens.
+    candidate_widen: proposals are copied with their start or end moved by up to this many tokens (0: not).
     scorer: the scoring function (span P/R/F plus token-level micro and macro F1).
     """
     return ClinicalTagger(
@@ -128,6 +144,10 @@ def make_clinical_tagger(
         class_weighting=class_weighting,
         bio_start_on_orphan_i=bio_start_on_orphan_i,
         store_ents=store_ents,
+        candidates_key=candidates_key,
+        candidate_threshold=candidate_threshold,
+        candidate_max_length=candidate_max_length,
+        candidate_widen=candidate_widen,
         scorer=scorer,
     )
 
@@ -215,6 +235,10 @@ class ClinicalTagger(TrainablePipe):
         class_weighting: str = "inverse_doc_freq_clamped",
         bio_start_on_orphan_i: bool = False,
         store_ents: bool = False,
+        candidates_key: Optional[str] = None,
+        candidate_threshold: float = 0.05,
+        candidate_max_length: int = 24,
+        candidate_widen: int = 1,
         scorer: Optional[Callable] = clinical_tagger_score,
     ) -> None:
         """See `make_clinical_tagger` for the arguments. Labels come at `initialize` (or `add_label`)."""
@@ -234,7 +258,15 @@ class ClinicalTagger(TrainablePipe):
             "class_weights": {},
             "bio_start_on_orphan_i": bool(bio_start_on_orphan_i),
             "store_ents": bool(store_ents),
+            "candidates_key": candidates_key,
+            "candidate_threshold": check_threshold_value(candidate_threshold, "candidates"),
+            "candidate_max_length": int(candidate_max_length),
+            "candidate_widen": int(candidate_widen),
         }
+        if candidates_key == spans_key:
+            raise ValueError(f"{name}: candidates_key and spans_key are both {spans_key!r}; give them different keys")
+        if self.cfg["candidate_max_length"] < 1 or self.cfg["candidate_widen"] < 0:
+            raise ValueError(f"{name}: candidate_max_length must be at least 1 and candidate_widen at least 0")
         self.continue_threshold = continue_threshold
 
     @property
@@ -332,6 +364,24 @@ class ClinicalTagger(TrainablePipe):
             doc._.set(PROBS_EXTENSION, doc_probs)
             if self.cfg["store_ents"]:
                 doc.ents = best_non_overlapping(list(group), [s.score for s in decoded])
+            if self.cfg.get("candidates_key"):
+                self._set_candidates(doc, doc_probs, space)
+
+    def _set_candidates(self, doc: Doc, probs: numpy.ndarray, space: numpy.ndarray) -> None:
+        """Write the span proposals of one doc to `doc.spans[candidates_key]`, scores in `attrs["scores"]`."""
+        proposed = candidate_spans(
+            probs,
+            self.labels,
+            self.scheme,
+            self.cfg["candidate_threshold"],
+            self.cfg["candidate_max_length"],
+            self.cfg["candidate_widen"],
+            space,
+        )
+        key = self.cfg["candidates_key"]
+        group = SpanGroup(doc, name=key, spans=[Span(doc, s.start, s.end, label=s.label) for s in proposed])
+        group.attrs["scores"] = numpy.asarray([s.score for s in proposed], dtype="float32")
+        doc.spans[key] = group
 
     def update(
         self,
