@@ -83,7 +83,7 @@ def test_offline_dry_trains_the_cnn_and_ships_pt_clinical_cnn(tmp_path):
     assert "spacy train configs/cnn_tagger_spancat.cfg --output training/nestedclinbr/cnn_BIOE" in out
     assert "--components.clinical_tagger.scheme BIOE" in out
     assert "--dev corpus/nestedclinbr/iterative/dev.spacy" in out and "--tune-continue-threshold" not in out
-    assert "--training.max_steps 3000" in out
+    assert "--training.max_steps 4500" in out
     assert "package training/nestedclinbr/cnn_BIOE/model-best packages --encoder cnn" in out
     assert "pt_clinical_cnn-0.1.0-py3-none-any.whl" in out
 

@@ -15,6 +15,9 @@ Where the output lives on a `Doc`:
   With several `clinical_tagger` components in one pipeline, the last one to run owns the extension.
 - `doc.ents` (only with `store_ents = true`): the best non-overlapping subset of the spans (highest score
   first, then longest), for tools that only read `ents`.
+- `doc.spans[candidates_key]` (only with a `candidates_key`): generous span proposals for a span classifier that
+  runs next (spaCy's `spancat` with `spacy.preset_spans_suggester.v1`, as in configs/cnn_tagger_spancat.cfg),
+  one per distinct (start, end), `attrs["scores"]` the product of their start and end probabilities.
 """
 
 from __future__ import annotations
