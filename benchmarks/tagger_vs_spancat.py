@@ -17,8 +17,8 @@ micro F1, by exact-span F1, or a start + continuation pair by exact-span F1; a s
 or on the tagger's proposals) at its own 0.5, or chosen on dev by exact-span F1), measures
 inference speed (words per second over the test notes, `nlp.pipe`, after one warm-up pass; words = spaCy tokens
 that are not whitespace) and prints mean ± sd over the seeds: exact-span (strict) micro P/R/F1 and macro F1, token
-micro F1 (IO labels: BIO/BIOE columns collapsed to labels), training wall time, words/s. The same table goes to
-`benchmarks/results/tagger_vs_spancat.md` with the machine, the data (sha256 of each file) and the commit.
+micro and macro F1 (IO labels: BIO/BIOE columns collapsed to labels), training wall time, words/s. The same table
+goes to `benchmarks/results/tagger_vs_spancat.md` with the machine, the data (sha256 of each file) and the commit.
 """
 
 from __future__ import annotations
@@ -189,6 +189,7 @@ def row(metrics: dict) -> dict[str, float]:
         "strict_f1": strict["micro"]["f1"],
         "strict_macro_f1": strict["macro"]["f1"],
         "token_micro_f1": io["micro"]["f1"],
+        "token_macro_f1": io["macro"]["f1"],
     }
 
 
@@ -236,10 +237,13 @@ def main(
                 figures = row(evaluate(name, seed, split, run_dir)) | {"train_s": seconds, "words_s": speed}
                 typer.echo(f"{name} seed {seed}: " + ", ".join(f"{k} {v:.4f}" for k, v in figures.items()))
                 table.setdefault(name, []).append(figures)
-    header = "| model | strict P | strict R | strict micro F1 | strict macro F1 | token micro F1 | train s | words/s |"
-    lines = [header, "|" + "---|" * 8]
+    header = (
+        "| model | strict P | strict R | strict micro F1 | strict macro F1 | token micro F1 | token macro F1 "
+        "| train s | words/s |"
+    )
+    lines = [header, "|" + "---|" * 9]
     for model, rows in table.items():
-        cols = ["strict_p", "strict_r", "strict_f1", "strict_macro_f1", "token_micro_f1"]
+        cols = ["strict_p", "strict_r", "strict_f1", "strict_macro_f1", "token_micro_f1", "token_macro_f1"]
         cells = [fmt([r[c] for r in rows]) for c in cols]
         cells += [fmt([r["train_s"] for r in rows], 0), fmt([r["words_s"] for r in rows], 0)]
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
