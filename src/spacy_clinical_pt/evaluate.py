@@ -292,32 +292,48 @@ def choose_threshold(
         raise ValueError(f"unknown threshold objective {objective!r}: use token or entity")
     column_labels = [column_label(c) for c in columns(labels, scheme)]
 
-    def best_on(which: str, matrices: TokenMatrices) -> ThresholdChoice:
+    def best_on(which: str) -> ThresholdChoice:
+        matrices = test if which == "test" else dev
+        if matrices is None:
+            raise ValueError(NEEDS_DEV)
         if objective == "entity":
             return entity_choice(which)
         return select_threshold(matrices.gold_columns, matrices.scores, column_labels, per_label)
 
-    oracle = best_on("test", test)
+    return threshold_section(policy, per_label, OBJECTIVES[(objective, per_label)], best_on, fixed, labels)
+
+
+def threshold_section(
+    policy: str,
+    per_label: bool,
+    objective: str,
+    best_on: Callable[[str], ThresholdChoice],
+    fixed: Optional[float | Mapping[str, float]],
+    labels: Sequence[str],
+    given_as: str = "given",
+) -> dict[str, Any]:
+    """The threshold section of metrics.json for any kind of score: `best_on("test")` / `best_on("dev")` give the
+    best threshold(s) on either set (the test one is always reported, as `test_optimum`); objective: the text
+    saying what they maximise; given_as: the `chosen_on` of a fixed threshold."""
+    oracle = best_on("test")
     section: dict[str, Any] = {
         "policy": policy,
         "description": policy_description(policy),
         "per_label": per_label,
         "grid": [float(THRESHOLD_GRID[0]), float(THRESHOLD_GRID[-1]), 0.01],
-        "objective": OBJECTIVES[(objective, per_label)],
+        "objective": objective,
         "test_optimum": {"value": oracle.value, "f1": oracle.f1},
     }
     if policy == "oracle":
         section.update(value=oracle.value, chosen_on="test", f1_where_chosen=oracle.f1)
     elif policy == "dev":
-        if dev is None:
-            raise ValueError(NEEDS_DEV)
-        choice = best_on("dev", dev)
+        choice = best_on("dev")
         section.update(value=choice.value, chosen_on="dev", f1_where_chosen=choice.f1)
     elif policy == "fixed":
         if fixed is None:
             raise ValueError("threshold policy 'fixed' needs a threshold")
         value = given_thresholds(fixed, labels)
-        section.update(value=value, chosen_on="given", per_label=isinstance(value, dict), f1_where_chosen=None)
+        section.update(value=value, chosen_on=given_as, per_label=isinstance(value, dict), f1_where_chosen=None)
     else:
         raise ValueError(f"unknown threshold policy {policy!r}: use dev, oracle or fixed")
     return section
@@ -332,6 +348,7 @@ def given_thresholds(value: float | Mapping[str, float], labels: Sequence[str]) 
     if unknown:
         raise ValueError(f"threshold given for unknown label(s) {', '.join(unknown)}; labels: {', '.join(labels)}")
     return {label: float(value.get(label, DEFAULT_THRESHOLD)) for label in labels}
+
 
 def decoded_spans(
     docs: Sequence[DocResult],
@@ -439,6 +456,7 @@ def corpus_counts(docs: Sequence[DocResult], lost: int) -> dict[str, int]:
         "gold_spans": sum(len(doc.gold) for doc in docs),
         "gold_spans_lost_in_alignment": lost,
     }
+
 
 def evaluate_pipeline(
     nlp: Language,
@@ -636,9 +654,12 @@ def select_span_threshold(rows: Sequence[Mapping[str, Any]], labels: Sequence[st
 def candidate_recall(docs: Sequence[DocResult]) -> dict[str, Any]:
     """How many spans were proposed to the classifier, and how many gold spans (start and end, any label) were
     among them: the recall that no threshold of the classifier can exceed."""
-    proposed = sum(len(doc.candidates or []) for doc in docs)
-    gold = sum(len({(s[0], s[1]) for s in doc.gold}) for doc in docs)
-    found = sum(len({(s[0], s[1]) for s in doc.gold} & set(doc.candidates or [])) for doc in docs)
+    proposed = gold = found = 0
+    for doc in docs:
+        boundaries = {(s[0], s[1]) for s in doc.gold}
+        proposed += len(doc.candidates or [])
+        gold += len(boundaries)
+        found += len(boundaries & set(doc.candidates or []))
     return {
         "proposed": proposed,
         "proposed_per_doc": proposed / len(docs) if docs else 0.0,
@@ -683,24 +704,16 @@ def evaluate_span_classifier(
     labels = sorted(classifier.labels)
     gold_labels = sorted({s[2] for doc in test for s in doc.gold})
     curves = span_threshold_curves(test, labels)
-    oracle = select_span_threshold(curves, labels, per_label)
-    section: dict[str, Any] = {
-        "policy": policy,
-        "description": policy_description(policy),
-        "per_label": per_label,
-        "grid": [float(THRESHOLD_GRID[0]), float(THRESHOLD_GRID[-1]), 0.01],
-        "objective": OBJECTIVES[("entity", per_label)].replace("decoded", "scored by the span classifier"),
-        "test_optimum": {"value": oracle.value, "f1": oracle.f1},
-    }
-    if policy == "oracle":
-        section.update(value=oracle.value, chosen_on="test", f1_where_chosen=oracle.f1)
-    elif policy == "dev":
-        choice = select_span_threshold(span_threshold_curves(dev, labels), labels, per_label)
-        section.update(value=choice.value, chosen_on="dev", f1_where_chosen=choice.f1)
-    else:
-        value = given_thresholds(own if threshold is None else threshold, labels)
-        section.update(value=value, chosen_on="given" if threshold is not None else "the pipeline's own",
-                       per_label=isinstance(value, dict), f1_where_chosen=None)
+
+    def best_on(which: str) -> ThresholdChoice:
+        rows = curves if which == "test" else span_threshold_curves(dev, labels)
+        return select_span_threshold(rows, labels, per_label)
+
+    section = threshold_section(
+        policy, per_label, OBJECTIVES[("entity", per_label)].replace("decoded", "scored by the span classifier"),
+        best_on, own if threshold is None else threshold, labels,
+        given_as="given" if threshold is not None else "the pipeline's own",
+    )
     value = section["value"]
     pred_spans = spans_above(test, value)
     if not isinstance(value, Mapping):
