@@ -129,10 +129,14 @@ def main(
             "components.llm.model.backoff=0",
             "components.llm.model.prices=" + json.dumps(prices),
         ]
-        llm_baseline_command(
-            REPO / "configs" / "llm" / "local.cfg", test, output=output, examples=examples, allow_remote=False,
-            label="canned-replies", corpus="nestedclinbr", limit=None, gold_key="sc", overrides=overrides,
-        )
+        try:
+            llm_baseline_command(
+                REPO / "configs" / "llm" / "local.cfg", test, output=output, examples=examples, allow_remote=False,
+                label="canned-replies", corpus="nestedclinbr", limit=None, gold_key="sc", overrides=overrides,
+            )
+        except typer.Exit as stopped:
+            if stopped.exit_code != 3:  # 3: some notes got no reply; they are named, the run folder is written
+                raise
         requests = len(server.requests)
     metrics = json.loads((output / "metrics.json").read_text(encoding="utf8"))
     plan["requests_received"] = requests

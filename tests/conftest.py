@@ -1,4 +1,4 @@
-"""Shared test fixtures: where the real corpora are, and a clinical-tokenizer `nlp`."""
+"""Shared test fixtures: where the real corpora are, a clinical-tokenizer `nlp`, and how a command fails cleanly."""
 
 from pathlib import Path
 
@@ -16,6 +16,15 @@ def corpus_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"real corpus not available: {path} is absent (it is only beside developer and CI checkouts)")
     return path
+
+
+def assert_clean_error(result, *fragments):
+    """Exit 1 with an `error:` line naming what was wrong, and no traceback."""
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "error: " in result.output and "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.output, result.output
 
 
 @pytest.fixture

@@ -2,10 +2,14 @@
 
 API (import it as `from llm_server import FakeLLMServer, Reply, chat_completion, usage, user_message`):
 
-- `Reply(status=200, content="...", usage=None, delay=0.0, headers={}, body=None)`: one scripted answer. A 200
-  sends `chat_completion(content, usage)`; another status sends `{"error": {"message": content}}`. `body`
-  replaces the JSON with exactly that (a dict is JSON-encoded, a str/bytes is sent as is: malformed replies).
-  `delay` seconds pass before the answer (timeouts); `headers` are added (e.g. {"Retry-After": "0"}).
+- `Reply(status=200, content="...", usage=None, delay=0.0, headers={}, body=None, reason=None, chunks=1,
+  chunk_delay=0.0, error_type="fake_error", error_code=None)`: one scripted answer. A 200 sends
+  `chat_completion(content, usage)`; another status sends `{"error": {"message": content, "type": error_type,
+  "code": error_code}}`. `body` replaces the JSON with exactly that (a dict is JSON-encoded, a str/bytes is sent
+  as is: malformed replies, `1e400` or 5,000-digit numbers). `delay` seconds pass before the answer (timeouts);
+  `headers` are added (e.g. {"Retry-After": "0"}, {"Location": other.base_url} for a redirect); `reason`
+  replaces the status line's phrase. The body is sent in `chunks` pieces, `chunk_delay` seconds before each
+  (a slowly sent body: every read is quick, the whole takes `chunks * chunk_delay`).
 - `chat_completion(content, usage=None, model="fake-model")`: the OpenAI JSON of one reply.
 - `usage(prompt, completion, reasoning=0)`: an OpenAI `usage` object, reasoning tokens in
   `completion_tokens_details`.
@@ -14,9 +18,12 @@ API (import it as `from llm_server import FakeLLMServer, Reply, chat_completion,
   server's threads), a single `Reply` (sent to every request), or a list of `Reply` (a queue, one per request in
   arrival order; when it runs out the server answers 500 "no scripted reply left").
   Use it as a context manager (`with FakeLLMServer(...) as server:`) or call `start()` / `stop()`.
-  `.base_url`: "http://127.0.0.1:PORT/v1". `.requests`: the `Received` requests (`body`: the parsed JSON,
-  `headers`: lower-cased names -> values, `at`: time.monotonic() on arrival). `.max_in_flight`: the most
-  requests it was answering at once. Only `POST /v1/chat/completions` is served; other paths get 404.
+  `.base_url`: "http://127.0.0.1:PORT/v1"; `.url`: "http://127.0.0.1:PORT" (to name it as a proxy).
+  `.requests`: the `Received` requests of every method (`method`, `path` as sent: the absolute URL when the
+  client took this server for a proxy, `body`: the parsed JSON or None, `headers`: lower-cased names -> values,
+  `at`: time.monotonic() on arrival). `.max_in_flight`: the most requests it was answering at once. Only
+  `POST /v1/chat/completions` (also in the absolute form a proxy receives) is served; other paths get 404,
+  other methods 405.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Optional, Union
+from urllib.parse import urlsplit
 
 PATH = "/v1/chat/completions"
 
@@ -71,6 +79,11 @@ class Reply:
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     body: Union[dict[str, Any], str, bytes, None] = None
+    reason: Optional[str] = None
+    chunks: int = 1
+    chunk_delay: float = 0.0
+    error_type: Optional[str] = "fake_error"
+    error_code: Optional[str] = None
 
     def payload(self) -> bytes:
         """The bytes sent as the response body."""
@@ -83,7 +96,7 @@ class Reply:
         elif self.status == 200:
             data = chat_completion(self.content, self.usage)
         else:
-            data = {"error": {"message": self.content, "type": "fake_error"}}
+            data = {"error": {"message": self.content, "type": self.error_type, "code": self.error_code}}
         return json.dumps(data).encode("utf-8")
 
 
@@ -91,6 +104,8 @@ class Reply:
 class Received:
     """One request as the server saw it."""
 
+    method: str
+    path: str
     body: Any
     headers: dict[str, str]
     at: float
@@ -117,7 +132,12 @@ class FakeLLMServer:
     @property
     def base_url(self) -> str:
         """The API root the client is given: "http://127.0.0.1:PORT/v1"."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        return f"{self.url}/v1"
+
+    @property
+    def url(self) -> str:
+        """The server's root, "http://127.0.0.1:PORT" (what a client is given as its proxy)."""
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def start(self) -> FakeLLMServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
@@ -150,6 +170,12 @@ class FakeLLMServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                self.answer()
+
+            def do_GET(self) -> None:  # noqa: N802 (a client following a redirect turns a POST into a GET)
+                self.answer()
+
+            def answer(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 try:
@@ -158,27 +184,33 @@ class FakeLLMServer:
                     body = None
                 with server._lock:
                     server.requests.append(
-                        Received(body, {name.lower(): value for name, value in self.headers.items()},
-                                 time.monotonic())
+                        Received(self.command, self.path, body,
+                                 {name.lower(): value for name, value in self.headers.items()}, time.monotonic())
                     )
                     server._in_flight += 1
                     server.max_in_flight = max(server.max_in_flight, server._in_flight)
                 try:
-                    if self.path != PATH:
-                        reply = Reply(status=404, content=f"fake server: no route {self.path}")
+                    if self.command != "POST":
+                        reply = Reply(status=405, content=f"fake server: no {self.command}")
+                    elif urlsplit(self.path).path != PATH:
+                        reply = Reply(status=404, content=f"fake server: no route {urlsplit(self.path).path}")
                     elif not isinstance(body, dict):
                         reply = Reply(status=400, content="fake server: the request body is not a JSON object")
                     else:
                         reply = server._next_reply(body)
                     time.sleep(reply.delay)
                     payload = reply.payload()
-                    self.send_response(reply.status)
+                    self.send_response(reply.status, reply.reason)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(payload)
+                    size = max(1, -(-len(payload) // max(1, reply.chunks)))
+                    for start in range(0, len(payload), size):
+                        time.sleep(reply.chunk_delay)
+                        self.wfile.write(payload[start:start + size])
+                        self.wfile.flush()
                 finally:
                     with server._lock:
                         server._in_flight -= 1

@@ -7,12 +7,17 @@ to train in seconds, trained long enough to find the nested entities of its trai
 from __future__ import annotations
 
 import json
+import os
+import re
+import tempfile
 from pathlib import Path
 
+import numpy
 import pytest
 import spacy
 import typer
-from spacy.tokens import DocBin
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin, Span, SpanGroup
 from typer.testing import CliRunner
 
 from clinical_notes import NOTES, note_records
@@ -23,6 +28,7 @@ from spacy_clinical_pt.annotate import (
     annotate_command,
     annotate_notes,
     read_notes,
+    split_text,
     write_annotations,
 )
 from spacy_clinical_pt.convert import convert_path, load_docs
@@ -215,3 +221,379 @@ def test_command_stdin_to_brat_and_html_folder_input(runner_app, pipeline_dir, t
 def test_command_errors_are_clear(runner_app, tmp_path):
     result = run(runner_app, tmp_path / "no_model", "-", "--output", tmp_path / "out.jsonl", input="Dor.")
     assert result.exit_code == 1 and "cannot load the pipeline" in result.output
+
+
+def test_command_gpu_that_cannot_be_used_is_an_error(runner_app, rule_pipeline_dir, tmp_path):
+    try:
+        spacy.require_gpu(0)
+    except ValueError:
+        pass
+    else:
+        spacy.require_cpu()
+        pytest.skip("a GPU is usable here")
+    result = run(runner_app, rule_pipeline_dir, "-", "-o", tmp_path / "out.jsonl", "--gpu-id", 0, input="Dor.")
+    assert result.exit_code == 1 and result.stderr.startswith("error: --gpu-id 0: "), result.output
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+# -- Bad and unusual input (issue 13): nothing lost, nothing crashes. --------------------------------------------
+# A rule pipeline stands in for a trained one where only the plumbing is tested: it loads in a blink.
+
+PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+
+
+@Language.component("annotate_test_marks_dor")
+def mark_dor(doc: Doc) -> Doc:
+    """Every "dor" is a Problema, scored by the length of the next word (so a split note gets the same scores)."""
+    spans = [Span(doc, token.i, token.i + 1, label="Problema") for token in doc if token.lower_ == "dor"]
+    scores = [len(doc[span.end].text) / 10 if span.end < len(doc) else 0.0 for span in spans]
+    group = SpanGroup(doc, name="sc", spans=spans)
+    group.attrs["scores"] = numpy.asarray(scores, dtype="float32")
+    group.attrs["columns"] = ["Problema"]
+    doc.spans["sc"] = group
+    return doc
+
+
+@Language.component("annotate_test_fails_on_quebra")
+def fail_on_quebra(doc: Doc) -> Doc:
+    """A component that fails on one note, as a real one may on an input it was never shown."""
+    if "QUEBRA" in doc.text:
+        raise ValueError("a component failed on this note")
+    return doc
+
+
+class FailsOnQuebraInPipe:
+    """A component whose own `pipe` raises past spaCy's error handler, as some third-party components do."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        return fail_on_quebra(doc)
+
+    def pipe(self, docs, batch_size=128):
+        for doc in docs:
+            yield self(doc)
+
+
+@Language.factory("annotate_test_fails_in_pipe")
+def make_fails_in_pipe(nlp, name):
+    return FailsOnQuebraInPipe()
+
+
+@pytest.fixture(scope="module")
+def rule_pipeline_dir(tmp_path_factory) -> Path:
+    nlp = clinical_nlp()
+    nlp.add_pipe("annotate_test_marks_dor")
+    nlp.add_pipe("annotate_test_fails_on_quebra")
+    folder = tmp_path_factory.mktemp("rule_pipeline") / "pipeline"
+    nlp.to_disk(folder)
+    return folder
+
+
+def jsonl_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf8").splitlines()]
+
+
+def test_split_text_cuts_at_paragraphs_then_lines_then_sentences_and_keeps_every_character():
+    text = "Dor no peito. Nega febre.\r\n\r\nTosse seca.\nSem queixas hoje. Edema."
+    assert split_text(text, 200) == [text]
+    assert split_text(text, 40) == ["Dor no peito. Nega febre.\r\n\r\n", "Tosse seca.\nSem queixas hoje. Edema."]
+    # The cut falls in the second half of a piece (no tiny pieces): in "Tosse seca.\nSem queixas hoje. " the line
+    # end is too early, the sentence end is taken.
+    assert split_text(text, 30) == ["Dor no peito. Nega febre.\r\n\r\n", "Tosse seca.\nSem queixas hoje. ", "Edema."]
+    assert split_text(text, 20) == ["Dor no peito. ", "Nega febre.\r\n\r\n", "Tosse seca.\n", "Sem queixas hoje. ",
+                                    "Edema."]
+    assert split_text(text, 12) == ["Dor no ", "peito. Nega ", "febre.\r\n\r\n", "Tosse seca.\n", "Sem queixas ",
+                                    "hoje. Edema."]
+    assert split_text("x" * 25, 10) == ["x" * 10, "x" * 10, "x" * 5]  # no whitespace at all: a plain cut
+
+
+def test_a_long_note_is_split_and_joined_with_the_offsets_and_scores_of_the_original(rule_pipeline_dir):
+    nlp = spacy.load(rule_pipeline_dir)
+    nlp.max_length = 60  # stands for spaCy's 1,000,000 characters
+    text = "".join(
+        f"Consulta {i}: dor no peito  há {i} dias.\r\nRefere dor abdominal.\n\n" if i % 2 else
+        f"Retorno {i}. Sem dor hoje, dor lombar leve. Dor ao urinar.\t"
+        for i in range(12)
+    )
+    report = AnnotationReport()
+    [doc] = annotate_notes(nlp, [Note("long", text, "test")], report=report)
+    assert len(text) > 10 * nlp.max_length and doc.text == text
+    expected = [(m.start(), m.end(), "Problema") for m in re.finditer("dor", text, flags=re.IGNORECASE)]
+    assert spans_of(doc) == expected
+    next_words = [re.match(r"\s*(\w+)", text[end:]).group(1) for _, end, _ in expected]
+    assert doc.spans["sc"].attrs["scores"].tolist() == pytest.approx([len(w) / 10 for w in next_words])
+    assert doc.spans["sc"].attrs["columns"] == ["Problema"]
+    assert doc.user_data["clinical_pt"]["doc_id"] == "long"
+    assert report.notes == 1 and report.entities == {"Problema": len(expected)} and report.problems == []
+
+
+@pytest.mark.slow
+def test_a_2mb_note_is_annotated_with_offsets_into_the_original(runner_app, pipeline_dir, tmp_path):
+    filler = "Sem queixas hoje. Paciente estável.\nAlimentação preservada.\n\n"
+    before = filler * (1_500_000 // len(filler))
+    big = before + NESTED_NOTE + "\n\n" + filler * (520_000 // len(filler))
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.txt").write_text(NOTES[1][0], encoding="utf8")
+    (notes / "big.txt").write_text(big, encoding="utf8")
+    result = run(runner_app, pipeline_dir, notes, "--output", tmp_path / "out.jsonl", "--batch-size", 4)
+    assert result.exit_code == 0, result.output
+    rows = jsonl_rows(tmp_path / "out.jsonl")
+    assert [row["doc_id"] for row in rows] == ["a", "big"]
+    assert len(big) > 2_000_000 and rows[1]["text"] == big
+    at = len(before)
+    found = {(a["start"], a["end"], a["label"]): a["score"] for a in rows[1]["annotations"]}
+    assert (at + 16, at + 28, "Problema") in found and (at + 23, at + 28, "Anatomia") in found
+    assert big[at + 16:at + 28] == "dor no peito" and 0.0 < found[(at + 16, at + 28, "Problema")] <= 1.0
+
+
+@pytest.mark.parametrize("n_process", [1, 2])
+@pytest.mark.parametrize("failing", ["annotate_test_fails_on_quebra", "annotate_test_fails_in_pipe"])
+def test_a_failing_note_is_reported_and_the_others_of_its_batch_are_annotated(failing, n_process):
+    nlp = clinical_nlp()
+    nlp.add_pipe("annotate_test_marks_dor")
+    nlp.add_pipe(failing)
+    texts = ["Dor no peito.", "Sem dor.", "Febre.", "QUEBRA dor.", "Dor abdominal.", 42, "   ", "Dor lombar."]
+    notes = [Note(f"n{i}", text, f"in.jsonl:line {i + 1}") for i, text in enumerate(texts)]
+    report = AnnotationReport()
+    docs = list(annotate_notes(nlp, notes, batch_size=2, n_process=n_process, report=report))
+    assert [doc.user_data["clinical_pt"]["doc_id"] for doc in docs] == ["n0", "n1", "n2", "n4", "n7"]
+    assert [doc.text for doc in docs] == [texts[i] for i in (0, 1, 2, 4, 7)]
+    assert report.notes == 5 and report.entities == {"Problema": 4}
+    assert sorted(report.problems, key=lambda p: p["where"]) == [
+        {"where": "in.jsonl:line 4", "problem": "could not be annotated (ValueError: a component failed on this note)"},
+        {"where": "in.jsonl:line 6", "problem": "the text is not a string (int)"},
+        {"where": "in.jsonl:line 7", "problem": "the text is empty"},
+    ]
+
+
+def test_without_a_report_a_failing_note_raises_naming_it(rule_pipeline_dir):
+    nlp = spacy.load(rule_pipeline_dir)
+    with pytest.raises(ValueError, match=r"^in.txt: could not be annotated \(ValueError: a component"):
+        list(annotate_notes(nlp, [Note("a", "Dor.", "a.txt"), Note("b", "QUEBRA", "in.txt")]))
+    docs = annotate_notes(nlp, [Note("a", "Dor.", "a.txt"), Note("b", 42, "b.txt")])
+    assert next(docs).text == "Dor."
+    with pytest.raises(ValueError, match=r"^b.txt: the text is not a string \(int\)$"):
+        next(docs)
+
+
+def test_an_error_of_the_input_itself_ends_the_run_after_the_notes_before_it(rule_pipeline_dir):
+    def notes():
+        yield Note("a", "Dor no peito.", "a.txt")
+        raise ConversionError("b.txt: cannot read it")
+
+    docs = annotate_notes(spacy.load(rule_pipeline_dir), notes(), report=AnnotationReport())
+    assert next(docs).text == "Dor no peito."
+    with pytest.raises(ConversionError, match="b.txt: cannot read it"):
+        next(docs)
+
+
+def test_read_notes_skips_unreadable_jsonl_lines_and_keeps_line_separators_inside_texts(tmp_path):
+    path = tmp_path / "notes.jsonl"
+    lines = [
+        json.dumps({"id": "a", "text": "Dor no peito."}),
+        '{"id": "b", "peso": ' + "9" * 5000 + ', "text": "Febre."}',  # an integer Python refuses to read
+        "[" * 100_000 + "]" * 100_000,  # nesting deeper than the parser's recursion limit
+        json.dumps({"id": "c", "text": "Dor abdominal.\u2028Sem febre.\x85Fim."}, ensure_ascii=False),
+        json.dumps({"id": "d", "texto": "Edema."}),
+        json.dumps({"id": "e", "text": ["Tosse"]}),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf8")
+    report = AnnotationReport()
+    notes = list(read_notes(path, report))
+    assert [(n.doc_id, n.text, n.origin) for n in notes] == [
+        ("a", "Dor no peito.", f"{path}:line 1"),
+        ("c", "Dor abdominal.\u2028Sem febre.\x85Fim.", f"{path}:line 4"),
+    ]
+    assert report.problems == [
+        {"where": f"{path}:line 2", "problem": "not readable JSON (Exceeds the limit (4300 digits) for i...)"},
+        {"where": f"{path}:line 3", "problem": "not readable JSON (nested too deeply)"},
+        {"where": f"{path}:line 5", "problem": "no 'text' key in this object"},
+        {"where": f"{path}:line 6", "problem": "'text' is a list, not a string"},
+    ]
+
+
+def test_read_notes_reads_a_json_list_of_records(tmp_path):
+    path = tmp_path / "notes.json"  # the layout `export --format jsonspans` writes (ER_NER's)
+    records = [{"doc_id": 7, "text": "Dor no peito.", "annotations": []}, {"doc_id": 8}, {"text": "Febre."}]
+    path.write_text(json.dumps(records), encoding="utf8")
+    report = AnnotationReport()
+    assert [(n.doc_id, n.text, n.origin) for n in read_notes(path, report)] == [
+        ("7", "Dor no peito.", f"{path}:record 1"), ("record3", "Febre.", f"{path}:record 3")]
+    assert report.problems == [{"where": f"{path}:record 2", "problem": "no 'text' key in this object"}]
+    path.write_text('{"doc_id": 7, "text": "Dor"', encoding="utf8")
+    with pytest.raises(ConversionError, match=r"notes.json line 1: not valid JSON"):
+        list(read_notes(path, AnnotationReport()))
+
+
+def test_binary_files_are_skipped_and_files_that_are_not_notes_counted(tmp_path):
+    (tmp_path / "a.txt").write_text("Dor no peito.", encoding="utf8")
+    (tmp_path / "scan.txt").write_bytes(PNG_BYTES)  # an image saved under a note's name
+    (tmp_path / "dump.txt").write_bytes(bytes(range(1, 9)) * 10 + "Dor".encode("utf8"))
+    (tmp_path / "photo.png").write_bytes(PNG_BYTES)
+    (tmp_path / "a.ann").write_text("T1\tProblema 0 3\tDor", encoding="utf8")
+    report = AnnotationReport()
+    assert [n.doc_id for n in read_notes(tmp_path, report)] == ["a"]
+    assert report.problems == [
+        {"where": str(tmp_path / "dump.txt"), "problem": "not a text file: 80 control characters in 83"},
+        {"where": str(tmp_path / "scan.txt"),
+         "problem": "not a text file: it holds NUL bytes (a UTF-16 file without byte-order mark needs --encoding)"},
+    ]
+    assert report.ignored == {".ann": 1, ".png": 1}
+    assert report.summary().splitlines()[-1] == "ignored 2 files that are not .txt (.ann 1, .png 1)"
+    report = AnnotationReport()
+    assert list(read_notes(tmp_path / "photo.png", report)) == []  # a binary file given by name
+    assert [p["where"] for p in report.problems] == [str(tmp_path / "photo.png")]
+    (tmp_path / "a.txt").unlink()
+    (tmp_path / "dump.txt").unlink()
+    (tmp_path / "scan.txt").unlink()
+    with pytest.raises(ConversionError, match=r"no .txt files in this folder \(found 2 other files: .ann 1, .png 1\)"):
+        list(read_notes(tmp_path, AnnotationReport()))
+
+
+def test_an_unreadable_file_is_skipped_and_an_unreadable_jsonl_is_an_error(tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text("Dor.", encoding="utf8")
+    (tmp_path / "b.txt").write_text("Febre.", encoding="utf8")
+    (tmp_path / "c.jsonl").write_text(json.dumps({"text": "Dor."}), encoding="utf8")
+    read_bytes = Path.read_bytes
+
+    def locked(path: Path) -> bytes:  # what reading a file without permission does (root reads every file)
+        if path.name in ("b.txt", "c.jsonl"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return read_bytes(path)
+
+    monkeypatch.setattr(Path, "read_bytes", locked)
+    report = AnnotationReport()
+    assert [n.doc_id for n in read_notes(tmp_path, report)] == ["a"]
+    assert [p["where"] for p in report.problems] == [str(tmp_path / "b.txt")]
+    assert "Permission denied" in report.problems[0]["problem"]
+    with pytest.raises(ConversionError, match=r"c.jsonl: cannot read it \(Permission denied\)$"):
+        list(read_notes(tmp_path / "c.jsonl", AnnotationReport()))
+
+
+def _output_case(tmp_path: Path, case: str) -> tuple[list, str]:
+    """The arguments after the model for one refused output, and the error line expected."""
+    source = tmp_path / "note.txt"
+    source.write_text("Dor no peito.", encoding="utf8")
+    if case == "jsonl into a folder":
+        (tmp_path / "out.jsonl").mkdir()
+        return [source, "-o", tmp_path / "out.jsonl"], f"error: {tmp_path / 'out.jsonl'}: is a folder; " \
+                                                       "--format jsonl writes a file"
+    if case == "under a file":
+        out = source / "out.jsonl"
+        return [source, "-o", out], f"error: {out}: cannot be created: {source} is a file"
+    if case == "brat into a file":
+        (tmp_path / "out").write_text("", encoding="utf8")
+        return [source, "-o", tmp_path / "out", "-f", "brat"], f"error: {tmp_path / 'out'}: is a file; " \
+                                                                "--format brat writes a folder"
+    if case == "existing file":
+        (tmp_path / "out.html").write_text("<p>earlier work</p>", encoding="utf8")
+        return [source, "-o", tmp_path / "out.html", "-f", "html"], f"error: {tmp_path / 'out.html'}: already " \
+                                                                     "exists; pass --overwrite to replace it"
+    if case == "non-empty brat folder":
+        (tmp_path / "brat").mkdir()
+        (tmp_path / "brat" / "x.ann").write_text("", encoding="utf8")
+        return [source, "-o", tmp_path / "brat", "-f", "brat"], f"error: {tmp_path / 'brat'}: the folder is not " \
+                                                                 "empty; pass --overwrite to write into it"
+    if case == "the input itself":
+        jsonl = tmp_path / "notes.jsonl"
+        jsonl.write_text(json.dumps({"text": "Dor."}) + "\n", encoding="utf8")
+        return [jsonl, "-o", jsonl, "--overwrite"], f"error: {jsonl}: would overwrite the input; write elsewhere"
+    if case == "wrong suffix":
+        return [source, "-o", tmp_path / "out.txt"], f"error: {tmp_path / 'out.txt'}: --format jsonl writes a " \
+                                                      ".jsonl file (or a .json list); name it so"
+    if case == "unknown encoding":
+        return [source, "-o", tmp_path / "o.jsonl", "--encoding", "utf-99"], "error: unknown encoding 'utf-99'"
+    assert case == "missing input"
+    return [tmp_path / "absent.txt", "-o", tmp_path / "o.jsonl"], f"error: {tmp_path / 'absent.txt'}: no such " \
+                                                                   "file or folder"
+
+
+@pytest.mark.parametrize("case", ["jsonl into a folder", "under a file", "brat into a file", "existing file",
+                                  "non-empty brat folder", "the input itself", "wrong suffix", "unknown encoding",
+                                  "missing input"])
+def test_bad_output_or_options_are_refused_before_the_pipeline_is_loaded(runner_app, tmp_path, case):
+    args, expected = _output_case(tmp_path, case)
+    result = run(runner_app, tmp_path / "no_model", *args)  # a model that cannot load: the check comes first
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [expected]
+    assert "Traceback" not in result.output
+
+
+def test_an_unwritable_output_is_refused_up_front(runner_app, tmp_path):
+    if os.geteuid() == 0:
+        folder = Path("/sys")  # root writes in any folder of an ordinary file system, whatever its mode
+    else:
+        folder = tmp_path / "locked"
+        folder.mkdir()
+        folder.chmod(0o555)
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pytest.skip(f"no unwritable folder to test with: {folder} is writable here")
+    except OSError:
+        pass
+    (tmp_path / "note.txt").write_text("Dor.", encoding="utf8")
+    result = run(runner_app, tmp_path / "no_model", tmp_path / "note.txt", "-o", folder / "out" / "a.jsonl")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith(f"error: {folder / 'out' / 'a.jsonl'}: cannot write in {folder} (")
+
+
+def test_overwrite_replaces_an_existing_output_and_writes_into_a_brat_folder(runner_app, rule_pipeline_dir, tmp_path):
+    (tmp_path / "note.txt").write_text("Dor no peito.", encoding="utf8")
+    (tmp_path / "out.jsonl").write_text("earlier work\n", encoding="utf8")
+    result = run(runner_app, rule_pipeline_dir, tmp_path / "note.txt", "-o", tmp_path / "out.jsonl", "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert [row["text"] for row in jsonl_rows(tmp_path / "out.jsonl")] == ["Dor no peito."]
+    (tmp_path / "brat").mkdir()
+    (tmp_path / "brat" / "other.ann").write_text("", encoding="utf8")
+    result = run(runner_app, rule_pipeline_dir, tmp_path / "note.txt", "-o", tmp_path / "brat", "-f", "brat",
+                 "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "brat").iterdir()) == ["note.ann", "note.txt", "other.ann"]
+
+
+def test_command_reports_every_skipped_input_and_exits_3(runner_app, rule_pipeline_dir, tmp_path):
+    source = tmp_path / "in.jsonl"
+    lines = [
+        json.dumps({"id": "a", "text": "Paciente com dor no peito."}),
+        json.dumps({"id": "b", "text": "QUEBRA: Paciente com dor."}),
+        '{"id": "c", "peso": ' + "9" * 5000 + "}",
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps({"id": "d", "text": "Dor abdominal.\u2028Sem febre."}, ensure_ascii=False),
+        json.dumps({"id": "e", "text": "Dor \ud800 lombar."}),  # an unpaired surrogate cannot be written as UTF-8
+        json.dumps({"id": "f", "text": 42}),
+    ]
+    source.write_text("\n".join(lines) + "\n", encoding="utf8")
+    result = run(runner_app, rule_pipeline_dir, source, "-o", tmp_path / "out.jsonl", "--batch-size", 4)
+    assert result.exit_code == EXIT_PARTIAL, result.output
+    rows = jsonl_rows(tmp_path / "out.jsonl")
+    assert [(row["doc_id"], row["text"]) for row in rows] == [
+        ("a", "Paciente com dor no peito."), ("d", "Dor abdominal.\u2028Sem febre.")]
+    assert [(a["start"], a["end"], a["label"]) for a in rows[0]["annotations"]] == [(13, 16, "Problema")]
+    assert result.stderr.splitlines() == [
+        "annotated 2 notes: 2 entities (Problema 2)",
+        "skipped 5 of 7 inputs:",
+        f"  {source}:line 2: could not be annotated (ValueError: a component failed on this note)",
+        f"  {source}:line 3: not readable JSON (Exceeds the limit (4300 digits) for i...)",
+        f"  {source}:line 4: not readable JSON (nested too deeply)",
+        f"  {source}:line 6: the text holds an unpaired surrogate at character 4 (it cannot be written as UTF-8)",
+        f"  {source}:line 7: 'text' is a number, not a string",
+    ]
+    assert result.stdout.splitlines()[-1] == f"wrote 2 notes, 2 entities to {tmp_path / 'out.jsonl'} (jsonl)"
+
+
+def test_command_empty_stdin_writes_nothing_and_exits_1(runner_app, rule_pipeline_dir, tmp_path):
+    result = run(runner_app, rule_pipeline_dir, "-", "-o", tmp_path / "out.jsonl", input="")
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines()[-3:] == ["skipped 1 of 1 inputs:", "  <stdin>: no text on standard input",
+                                               "error: no note could be annotated"]
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_command_brat_skips_a_note_whose_text_begins_with_a_byte_order_mark(runner_app, rule_pipeline_dir, tmp_path):
+    source = tmp_path / "in.jsonl"
+    records = [{"id": "a", "text": "Dor no peito."}, {"id": "b", "text": "\ufeffDor lombar."}]
+    source.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf8")
+    result = run(runner_app, rule_pipeline_dir, source, "-o", tmp_path / "brat", "-f", "brat")
+    assert result.exit_code == EXIT_PARTIAL, result.output
+    assert f"  {source}:line 2: the text begins with U+FEFF, which BRAT files cannot keep" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "brat").iterdir()) == ["a.ann", "a.txt"]

@@ -7,6 +7,7 @@ import numpy
 import pytest
 import typer
 from scipy import stats
+from conftest import assert_clean_error
 from typer.testing import CliRunner
 
 from spacy_clinical_pt.compare import (
@@ -18,15 +19,21 @@ from spacy_clinical_pt.compare import (
     label_blocks,
     load_run,
     mean_sd,
+    render_aggregate,
+    render_table5,
+    table5,
 )
 
 LABELS = ["Anatomia", "Problema", "Teste", "Tratamento"]
 
 
-def write_run(path, label, seed, per_label, *, scheme="IO", corpus="nestedclinbr", policy="dev", curve=True):
+def write_run(
+    path, label, seed, per_label, *, scheme="IO", corpus="nestedclinbr", policy="dev", curve=True, setup=None
+):
     """A run folder as `evaluate` writes it, reduced to what aggregate/compare read.
 
     per_label: label -> token F1; macro F1 is their mean, micro F1 0.05 above it.
+    setup: the pipeline's name in `pipeline_setup` (None: no such section, as evaluate wrote before it had one).
     """
     path.mkdir(parents=True)
     macro = float(numpy.mean(list(per_label.values())))
@@ -45,7 +52,8 @@ def write_run(path, label, seed, per_label, *, scheme="IO", corpus="nestedclinbr
         }
         for mode in ("strict", "partial", "boundary")
     }
-    tokens = {scheme: token} | ({"BIO_collapsed": token} if scheme == "BIO" else {})
+    # Span output (span classifiers, LLMs: scheme None) is scored on the IO matrix.
+    tokens = {scheme or "IO": token} | ({"BIO_collapsed": token} if scheme == "BIO" else {})
     metrics = {
         "scheme": scheme,
         "labels": list(per_label),
@@ -54,6 +62,8 @@ def write_run(path, label, seed, per_label, *, scheme="IO", corpus="nestedclinbr
         "threshold": {"policy": policy},
         "provenance": {"label": label, "corpus": corpus, "seed": seed},
     }
+    if setup is not None:
+        metrics["pipeline_setup"] = {"name": setup}
     (path / "metrics.json").write_text(json.dumps(metrics))
     if curve:
         with open(path / "pr_curves.csv", "w", newline="") as handle:
@@ -230,3 +240,71 @@ def test_compare_explains_runs_that_share_no_block(tmp_path):
     assert result.exit_code == 1
     assert "share no (corpus, scheme, label) block" in result.output
     assert "tagger (nestedclinbr, BIO)" in result.output and "other (er_ner, IO)" in result.output
+
+
+def test_table5_has_a_column_for_every_scheme_and_pipeline_present(tmp_path):
+    runs = [
+        write_run(tmp_path / "io", "cnn", 1, dict.fromkeys(LABELS, 0.70), scheme="IO", setup="IO"),
+        write_run(tmp_path / "bioe", "cnn", 1, dict.fromkeys(LABELS, 0.75), scheme="BIOE", setup="BIOE"),
+        write_run(tmp_path / "two", "cnn", 1, dict.fromkeys(LABELS, 0.80), scheme=None, setup="BIOE + spancat"),
+        write_run(tmp_path / "llm", "gpt", None, dict.fromkeys(LABELS, 0.60), policy="output", setup="spans"),
+    ]
+    header, rows = table5([load_run(r) for r in runs])
+    pipelines = ["IO", "BIOE", "BIOE + spancat", "spans"]
+    assert header == ["model"] + [f"nestedclinbr {a} F1 {p}" for a in ("macro", "micro") for p in pipelines]
+    assert rows[0] == ["cnn", 0.70, 0.75, 0.80, None, pytest.approx(0.75), 0.80, pytest.approx(0.85), None]
+    assert rows[1] == ["gpt", None, None, None, 0.60, None, None, None, pytest.approx(0.65)]
+    table = render_table5(header, rows, ["dev", "output"], len(runs))
+    assert "| Model | nestedclinbr macro F1 IO | nestedclinbr macro F1 BIOE |" in table
+    assert "| cnn | 0.7000 | 0.7500 | 0.8000 | — |" in table
+
+
+def test_aggregate_names_the_pipeline_that_ran(tmp_path):
+    runs = [
+        write_run(tmp_path / f"two{s}", "cnn", s, dict.fromkeys(LABELS, 0.8), scheme=None, setup="BIOE + spancat")
+        for s in (1, 2)
+    ]
+    runs.append(write_run(tmp_path / "bioe", "cnn", 1, dict.fromkeys(LABELS, 0.7), scheme="BIOE", setup="BIOE"))
+    runs.append(write_run(tmp_path / "old", "mmbert", 1, dict.fromkeys(LABELS, 0.7), scheme="BIO"))  # no setup
+    rows = aggregate_runs([load_run(r) for r in runs])
+    assert [(r["model"], r["pipeline"], r["token_matrix"], r["runs"]) for r in rows] == [
+        ("cnn", "BIOE + spancat", "IO", 2), ("cnn", "BIOE", "BIOE", 1), ("mmbert", "BIO", "BIO", 1)
+    ]
+    table = render_aggregate(rows)
+    assert "| model | pipeline | threshold policy |" in table
+    assert "| cnn | BIOE + spancat | dev " in table and "| cnn | IO |" not in table
+
+
+BAD_METRICS = {
+    "truncated": b'{"token": {',
+    "binary": b"\x89PNG\r\n\x1a\n\xff\xfe",
+    "list": b"[1, 2]",
+    "sections": b'{"token": 3, "entity": {}, "threshold": {}}',
+}
+
+
+@pytest.mark.parametrize("command", ["aggregate", "compare"])
+@pytest.mark.parametrize("case", list(BAD_METRICS))
+def test_a_bad_metrics_json_is_a_clear_error(command, case, benchmark, tmp_path):
+    _, runs, _ = benchmark
+    folder = tmp_path / case
+    folder.mkdir()
+    (folder / "metrics.json").write_bytes(BAD_METRICS[case])
+    result = CliRunner().invoke(app(), [command, *map(str, runs), str(folder), "--output", str(tmp_path / "out")])
+    assert_clean_error(result, str(folder / "metrics.json"))
+
+
+@pytest.mark.parametrize("command", ["aggregate", "compare"])
+def test_an_output_that_cannot_be_written_is_a_clear_error(command, benchmark, tmp_path):
+    _, runs, _ = benchmark
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    result = CliRunner().invoke(app(), [command, *map(str, runs), "--output", str(blocker / "out")])
+    assert_clean_error(result, str(blocker / "out"))
+
+
+def test_compare_names_a_corrupt_pr_curves_file(benchmark, tmp_path):
+    _, runs, _ = benchmark
+    (runs[0] / "pr_curves.csv").write_text("series,threshold\nmicro,high\n")
+    result = CliRunner().invoke(app(), ["compare", *map(str, runs), "--output", str(tmp_path / "out")])
+    assert_clean_error(result, str(runs[0] / "pr_curves.csv"))

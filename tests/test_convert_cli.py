@@ -82,3 +82,49 @@ def test_export_jsonspans_and_missing_input(tmp_path):
     assert json.loads((tmp_path / "er.json").read_text(encoding="utf8")) == original
     result = invoke("export", tmp_path / "absent.spacy", tmp_path / "x.json", "--format", "jsonspans")
     assert result.exit_code == 1 and "absent.spacy: no such file" in result.output
+
+
+def no_traceback(result):
+    """The command ended by its own exit, not by an exception escaping it (a user would see a traceback)."""
+    return result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_deeply_nested_json_is_an_error_not_a_traceback(tmp_path):
+    source = tmp_path / "deep.json"
+    source.write_text("[" * 100000, encoding="utf8")
+    result = invoke("convert", source, tmp_path / "out.spacy", "--format", "jsonspans")
+    assert result.exit_code == 1 and no_traceback(result), result.exception
+    assert "deep.json:line 1: JSON nested too deeply" in result.output
+
+
+def test_unwritable_output_and_report_name_the_path(tmp_path):
+    source = FIXTURES / "json" / "er_ner_sample.json"
+    (tmp_path / "folder.spacy").mkdir()
+    result = invoke("convert", source, tmp_path / "folder.spacy", "--format", "jsonspans")
+    assert result.exit_code == 1 and no_traceback(result), result.exception
+    assert f"error: {tmp_path / 'folder.spacy'}: " in result.output
+    (tmp_path / "file").write_text("x")
+    report = tmp_path / "file" / "r.json"
+    result = invoke("convert", source, tmp_path / "out.spacy", "-f", "jsonspans", "--report", report)
+    assert result.exit_code == 1 and no_traceback(result), result.exception
+    assert f"error: {tmp_path / 'file' / 'r.json'}: " in result.output
+
+
+def test_lenient_run_with_skipped_records_exits_3_and_writes_the_rest(tmp_path):
+    source = tmp_path / "d.jsonl"
+    good = json.dumps({"text": "Toma AAS.", "annotations": [{"begin": 5, "end": 8, "label": "Medicação"}]})
+    source.write_text(f"{good}\n{{oops\n{good}\n", encoding="utf8")
+    result = invoke("convert", source, tmp_path / "out.spacy", "--format", "jsonspans", "--lenient")
+    assert result.exit_code == 3, result.output
+    assert "2 documents, 2 entities" in result.output and "d.jsonl:line 2: malformed JSON line" in result.output
+    assert len(load_docs(tmp_path / "out.spacy")) == 2
+
+
+def test_export_to_an_unwritable_path_is_an_error_not_a_traceback(tmp_path):
+    source = FIXTURES / "json" / "er_ner_sample.json"
+    assert invoke("convert", source, tmp_path / "er.spacy", "-f", "jsonspans").exit_code == 0
+    (tmp_path / "file").write_text("x")
+    for format, target in (("jsonspans", tmp_path / "file" / "er.json"), ("brat", tmp_path / "file")):
+        result = invoke("export", tmp_path / "er.spacy", target, "--format", format)
+        assert result.exit_code == 1 and no_traceback(result), (format, result.exception)
+        assert f"error: {tmp_path / 'file'}" in result.output

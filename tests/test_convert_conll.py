@@ -1,12 +1,13 @@
 """CoNLL token-per-line files: IOB1, IOB2 with -DOCSTART-, IOBES from a latin-1 file, BILOU; repairs and bad input."""
 
 import codecs
+from collections import Counter
 from functools import lru_cache
 
 import pytest
 import spacy
 
-from conftest import FIXTURES
+from conftest import FIXTURES, corpus_path
 from spacy_clinical_pt.convert.conll import decode_tags, detect_scheme, read_conll, split_tag
 from spacy_clinical_pt.corpus import ConversionError, ConversionReport, build_docs
 
@@ -253,3 +254,73 @@ def test_given_encoding_and_mixed_encodings(tmp_path):
     report = ConversionReport(lenient=True)
     (record,) = read_conll(mixed, report)
     assert record.text == "Evolução Função" and report.repaired[0]["where"] == f"{mixed} line 2"
+
+
+# ---- columns split at spaces and tabs only; lines at \r\n, \r, \n only ----------------------------------
+
+
+def test_unicode_spaces_and_separators_stay_inside_a_token(tmp_path):
+    # str.split() also splits at the no-break space of "120\xa0mg" and at \x1c, \x85, U+2028...
+    path = conll_file(tmp_path, "AAS B-M\n100\xa0mg I-M\ndor\x1ctorácica\x85\u2028 B-C\n")
+    report = ConversionReport()
+    (record,) = read_conll(path, report)
+    assert record.text == "AAS 100\xa0mg dor\x1ctorácica\x85\u2028"
+    assert [(record.text[e.start : e.end], e.label) for e in record.entities] == [
+        ("AAS 100\xa0mg", "M"),
+        ("dor\x1ctorácica\x85\u2028", "C"),
+    ]
+    assert report.dropped == [] and report.repaired == []
+
+
+# ---- lenient mode goes on after a file that cannot be decoded -------------------------------------------
+
+
+def test_undecodable_file_strict_error_lenient_report_and_the_other_files_are_read(tmp_path):
+    good = conll_file(tmp_path, "febre B-Disorders\n", name="good.conll")
+    bad = tmp_path / "bad.conll"
+    bad.write_bytes(codecs.BOM_UTF16_LE + "febre B-X\n".encode("utf-16-le") + b"\x00\xd8")
+    with pytest.raises(ConversionError, match=r"bad\.conll line 2: not valid utf-16-le \(byte offset 22\)"):
+        list(read_conll(tmp_path, ConversionReport()))
+    report = ConversionReport(lenient=True)
+    assert [r.doc_id for r in read_conll(tmp_path, report)] == [good.stem]
+    assert report.errors == [{"where": f"{bad} line 2", "problem": "not valid utf-16-le (byte offset 22)"}]
+
+
+def test_cp1252_export_with_mojibake_in_the_lemma_column_is_read_as_cp1252(tmp_path):
+    lines = (
+        "Há\tv-fin\thaver\tB-DT\n"
+        "dois\tnum\tdois\tI-DT\n"
+        "meses\tn\tmÃªs\tI-DT\n"
+        "iniciou\tv-fin\tiniciar\tO\n"
+        "cefaleia\tn\tcefaleia\tB-C\n"
+        "holocraniana\tadj\tholocraniano\tI-C\n"
+        "com\tprp\tcom\tO\n"
+        "fotofobia\tn\tfotofobia\tB-C\n"
+        "e\tconj-c\te\tO\n"
+        "náuseas\tn\tnáusea\tB-C\n"
+        "e\tconj-c\te\tO\n"
+        "visão\tn\tvisão\tB-C\n"
+        "turva\tadj\tturvo\tI-C\n"
+        ".\tpunc\t.\tO\n"
+    )
+    path = conll_file(tmp_path, lines, name="caso.conll", encoding="cp1252")
+    report = ConversionReport()
+    (record,) = read_conll(path, report)
+    assert record.text == "Há dois meses iniciou cefaleia holocraniana com fotofobia e náuseas e visão turva ."
+    assert [record.text[e.start : e.end] for e in record.entities] == [
+        "Há dois meses", "cefaleia holocraniana", "fotofobia", "náuseas", "visão turva",
+    ]  # fmt: skip
+    assert any("decoded as cp1252 as a whole" in n and "line 3: 'mÃªs'" in n for n in report.notes)
+
+
+def test_clinpt_cp1252_files_with_mojibake_convert_in_strict_mode():
+    folder = corpus_path("clinpt", "conll")
+    report = ConversionReport()
+    records = list(read_conll(folder, report))
+    labels = Counter(e.label for r in records for e in r.entities)
+    # the counts of SOURCE.md: one entity per B- tag, no repairs
+    assert len(records) == 176 and sum(labels.values()) == 9647
+    assert labels["C"] == 2396 and labels["G"] == 43 and len(labels) == 13
+    assert report.repaired == [] and report.dropped == [] and report.errors == []
+    assert sum("decoded as cp1252" in n for n in report.notes) == 176
+    assert sum("mojibake" in n for n in report.notes) == 63

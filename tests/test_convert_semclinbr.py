@@ -292,3 +292,123 @@ def test_same_stem_in_two_folders_is_an_error(tmp_path):
     xml_file(tmp_path / "b", tag("T1", 35, 40, "T184"))
     with pytest.raises(ConversionError, match="already read from"):
         list(read_semclinbr(tmp_path, ConversionReport()))
+
+
+# ---- every tag is read: several <TAGS> blocks, tags nested at any depth --------------------------------
+
+
+def test_every_tags_block_is_read(tmp_path):
+    path = xml_file(tmp_path, tag("T1", 16, 24, "T184") + "\n</TAGS>\n<TAGS>\n" + tag("T2", 35, 40, "T184"))
+    report = ConversionReport()
+    (record,) = read_semclinbr(path, report)
+    assert [(e.id, record.text[e.start : e.end]) for e in record.entities] == [("T1", "cefaleia"), ("T2", "febre")]
+
+
+def test_tags_nested_in_child_elements_are_read(tmp_path):
+    tags = (
+        '<Disorders version="2">\n'
+        + tag("T1", 16, 32, "T184")
+        + "\n<group>"
+        + tag("T2", 35, 40, "T184")
+        + "</group>\n</Disorders>\n"
+        + f'<Entity id="T3" start="52" end="67" tag="T184">{tag("T4", 63, 67, "T029")}</Entity>'
+    )
+    report = ConversionReport()
+    (record,) = read_semclinbr(xml_file(tmp_path, tags), report)
+    assert [(e.id, record.text[e.start : e.end]) for e in record.entities] == [
+        ("T1", "cefaleia intensa"),
+        ("T2", "febre"),
+        ("T3", "rigidez de nuca"),
+        ("T4", "nuca"),
+    ]
+    assert report.dropped == [] and report.errors == []
+
+
+def test_deeply_nested_tag_is_read(tmp_path):
+    depth = 5000
+    path = xml_file(tmp_path, "<g>" * depth + tag("T1", 35, 40, "T184") + "</g>" * depth)
+    (record,) = read_semclinbr(path, ConversionReport())
+    assert [e.id for e in record.entities] == ["T1"]
+
+
+def test_a_tag_outside_tags_and_markup_inside_text_are_reported(tmp_path):
+    path = tmp_path / "nota.xml"
+    path.write_text(
+        f"<SemClinBr>\n<TEXT>Paciente refere <b>cefaleia</b> e febre.</TEXT>\n"
+        f"<TAGS>\n{tag('T1', 16, 24, 'T184')}\n</TAGS>\n{tag('T2', 27, 32, 'T184')}\n</SemClinBr>\n",
+        encoding="utf8",
+    )
+    with pytest.raises(ConversionError, match=r"nota\.xml <TEXT>: 1 element\(s\) inside <TEXT>"):
+        list(read_semclinbr(path, ConversionReport()))
+    report = ConversionReport(lenient=True)
+    (record,) = read_semclinbr(path, report)
+    assert record.text == "Paciente refere cefaleia e febre."
+    assert [(e.id, record.text[e.start : e.end]) for e in record.entities] == [("T1", "cefaleia")]
+    assert report.dropped == [
+        {"where": f"{path} <TEXT>", "problem": "1 element(s) inside <TEXT> (<b>) are not read; tags belong in <TAGS>"},
+        {"where": f"{path} tag T2", "problem": "a tag outside <TAGS>, not read"},
+    ]
+
+
+def test_several_text_elements_are_an_error(tmp_path):
+    path = xml_file(tmp_path, tag("T1", 35, 40, "T184"))
+    path.write_bytes(path.read_bytes().replace(b"<TAGS>", b"<TEXT>outra nota</TEXT>\n<TAGS>"))
+    with pytest.raises(ConversionError, match=r"nota\.xml: 2 <TEXT> elements; the offsets cannot be placed"):
+        list(read_semclinbr(path, ConversionReport()))
+
+
+# ---- offsets: ASCII digits only ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "start, problem",
+    [
+        ("1_6", "offsets are not integers: '1_6'-'24'"),  # int() reads "1_6" as 16
+        ("\u0661\u0666", "offsets are not integers"),  # Arabic-Indic digits
+        ("9" * 5000, "offsets out of range"),  # int() refuses more than 4,300 digits
+        (str(2**63), "offsets out of range"),
+    ],
+)
+def test_offsets_that_int_would_read_or_refuse_are_reported(tmp_path, start, problem):
+    path = xml_file(tmp_path, tag("T1", start, 24, "T184"))
+    with pytest.raises(ConversionError) as caught:
+        list(read_semclinbr(path, ConversionReport()))
+    assert str(caught.value).startswith(f"{path} tag T1: {problem}") and len(str(caught.value)) < 300
+
+
+# ---- files that cannot be decoded or parsed: lenient mode reports them and goes on ---------------------
+
+HEAD = '<?xml version="1.0" encoding="{}"?>\n'
+
+
+@pytest.mark.parametrize(
+    "head, data, problem",
+    [
+        (HEAD.format("klingon-8"), None, "XML declaration names an encoding that cannot be used: unknown encoding"),
+        (HEAD.format("rot13"), None, "XML declaration names an encoding that cannot be used: 'rot13' is not a"),
+        (None, codecs.BOM_UTF16_LE + "<a>".encode("utf-16-le") + b"\x00\xd8", "not valid utf-16-le"),
+        ('<!DOCTYPE x [<!ENTITY a "febre">]>\n', None, "entity declarations are refused"),
+    ],
+)
+def test_unreadable_file_strict_error_lenient_report_and_the_other_files_are_read(tmp_path, head, data, problem):
+    good = xml_file(tmp_path, tag("T1", 35, 40, "T184"), name="good.xml")
+    bad = xml_file(tmp_path, tag("T1", 35, 40, "T184"), name="bad.xml", head=head)
+    if data is not None:
+        bad.write_bytes(data)
+    with pytest.raises(ConversionError) as caught:
+        list(read_semclinbr(tmp_path, ConversionReport()))
+    assert str(caught.value).startswith(str(bad)) and problem in str(caught.value)
+    report = ConversionReport(lenient=True)
+    assert [r.doc_id for r in read_semclinbr(tmp_path, report)] == [good.stem]
+    (error,) = report.errors
+    assert error["where"].startswith(str(bad)) and problem in error["problem"]
+
+
+def test_entity_expansion_bomb_is_refused(tmp_path):
+    entities = '<!ENTITY a "aaaaaaaaaa">' + "".join(
+        f'<!ENTITY {chr(98 + n)} "{("&" + chr(97 + n) + ";") * 10}">' for n in range(8)
+    )
+    path = xml_file(tmp_path, tag("T1", 35, 40, "T184"), head=f"<!DOCTYPE SemClinBr [{entities}]>\n")
+    path.write_bytes(path.read_bytes().replace(b"<TAGS>", b"<note>&i;</note>\n<TAGS>"))
+    with pytest.raises(ConversionError, match=r"nota\.xml: .*entity declarations are refused"):
+        list(read_semclinbr(path, ConversionReport()))

@@ -152,3 +152,106 @@ def test_generated_ids_never_clash_with_source_ids(blank):
     (doc,) = build_docs(blank, [record], ConversionReport())
     stored = entity_attributes(doc)
     assert set(stored) == {"E1", "E2"} and stored["E1"]["label"] == "Problema" and stored["E2"]["label"] == "Teste"
+
+
+def test_duplicate_entity_ids_get_fresh_ids_and_are_reported(blank):
+    # Two BRAT lines with the same T-id, or a doccano export with a repeated entity id: both entities are kept.
+    first = Entity(13, 25, "Problema", id="T1", origin="d.ann line 1")
+    record = Record("dup", TEXT, [first, Entity(28, 33, "Problema", id="T1", origin="d.ann line 2")])
+    report = ConversionReport()
+    (doc,) = build_docs(blank, [record], report)
+    stored = entity_attributes(doc)
+    assert report.entities == 2 == len(stored)
+    assert {k: (v["start"], v["end"]) for k, v in stored.items()} == {"T1": (13, 25), "E1": (28, 33)}
+    assert sorted(s.id_ for s in doc.spans["sc"]) == ["E1", "T1"]
+    assert report.repaired == [{"where": "d.ann line 2", "problem": "duplicate entity id 'T1'; stored as 'E1'"}]
+
+
+@pytest.mark.parametrize("label", [5, True, 1.5, ["Problema"], {"x": 1}])
+def test_a_label_that_is_not_a_string_is_refused_strict_and_dropped_lenient(blank, label):
+    # `doc.char_span(label=5)` would take 5 as a string hash: the span came out labelled IS_PUNCT.
+    record = Record("l", TEXT, [Entity(13, 25, label, origin="f.json record 1 annotation 1"), Entity(0, 8, "Teste")])
+    with pytest.raises(ConversionError, match=r"f\.json record 1 annotation 1: the label must be a non-empty string"):
+        list(build_docs(blank, [record], ConversionReport()))
+    report = ConversionReport(lenient=True)
+    (doc,) = build_docs(blank, [record], report)
+    assert spans(doc) == [("Paciente", "Teste")]
+    assert report.entities_per_label == {"Teste": 1}
+    assert [d["where"] for d in report.dropped] == ["f.json record 1 annotation 1"]
+    assert f"found {type(label).__name__}" in report.dropped[0]["problem"]
+    assert "documents, 1 entities (Teste 1)" in report.summary()  # mixed labels used to fail sorting here
+
+
+@pytest.mark.parametrize("start, end", [(True, 8), (0, True), (0.0, 8)])
+def test_bool_and_float_offsets_are_not_integers(blank, start, end):
+    record = Record("b", TEXT, [Entity(start, end, "Teste", origin="b.json record 1 annotation 1")])
+    with pytest.raises(ConversionError, match=r"b\.json record 1 annotation 1: offsets are not integers"):
+        list(build_docs(blank, [record], ConversionReport()))
+
+
+def nested_list(depth):
+    value = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_attributes_msgpack_cannot_store_are_dropped_and_reported(blank):
+    attributes = {"big": 2**64, "small": -(2**63) - 1, "deep": nested_list(600), "max": 2**64 - 1, "ok": "Negativa"}
+    entity = Entity(13, 25, "Problema", attributes=attributes, origin="a.json record 1 annotation 1")
+    record = Record("a", TEXT, [entity])
+    with pytest.raises(ConversionError, match=r"a\.json record 1 annotation 1: attribute 'big' .*64-bit"):
+        list(build_docs(blank, [record], ConversionReport()))
+    report = ConversionReport(lenient=True)
+    (doc,) = build_docs(blank, [record], report)
+    assert report.entities == 1
+    assert entity_attributes(doc)["E1"]["attributes"] == {"max": 2**64 - 1, "ok": "Negativa"}
+    assert [d["problem"].split(":")[0] for d in report.dropped] == [
+        "attribute 'big' not stored", "attribute 'small' not stored", "attribute 'deep' not stored"
+    ]
+    assert "nested deeper than" in report.dropped[2]["problem"]
+    DocBin(store_user_data=True, docs=[doc]).to_bytes()  # msgpack used to fail here (OverflowError, recursion)
+
+
+def test_lone_surrogates_are_replaced_keeping_offsets(blank):
+    # JSON can escape half of a surrogate pair ("\ud83d"); spaCy's tokenizer and msgpack cannot encode it.
+    text = "Dor \ud83d no peito."
+    attributes = {"nota": "x\ud800"}
+    entity = Entity(9, 14, "Anatomia\udc80", attributes, id="T\udfff", origin="s.json record 1 annotation 1")
+    report = ConversionReport()
+    (doc,) = build_docs(blank, [Record("s\ud800", text, [entity], "s.json record 1")], report)
+    assert doc.text == "Dor \ufffd no peito." and spans(doc) == [("peito", "Anatomia\ufffd")]
+    assert entity_attributes(doc)["T\ufffd"]["attributes"] == {"nota": "x\ufffd"}
+    assert doc_id(doc) == "s\ufffd"
+    assert [r["problem"] for r in report.repaired] == [
+        "lone surrogates (half of a UTF-16 pair) replaced by U+FFFD; offsets unchanged",
+        "lone surrogates replaced by U+FFFD in the label and id",
+        "lone surrogates replaced by U+FFFD in attribute 'nota'",
+    ]
+    DocBin(store_user_data=True, docs=[doc]).to_bytes()
+
+
+def test_text_over_max_length_or_not_a_string_is_a_record_error():
+    nlp = spacy.blank("pt")
+    nlp.max_length = 20
+    records = [
+        Record("long", "Febre " * 10, [Entity(0, 5, "Problema")], "n.jsonl:line 1"),
+        Record("none", None, [], "n.jsonl:line 2"),
+        Record("ok", "Febre.", [Entity(0, 5, "Problema")], "n.jsonl:line 3"),
+    ]
+    message = r"n\.jsonl:line 1: the text has 60 characters, over the tokenizer's max_length 20"
+    with pytest.raises(ConversionError, match=message):
+        list(build_docs(nlp, records, ConversionReport()))
+    report = ConversionReport(lenient=True)
+    docs = list(build_docs(nlp, records, report))
+    assert [doc_id(d) for d in docs] == ["ok"] and report.entities == 1
+    assert [e["where"] for e in report.errors] == ["n.jsonl:line 1", "n.jsonl:line 2"]
+    assert "the text is not a string" in report.errors[1]["problem"]
+
+
+def test_user_data_of_another_tool_under_our_key_reads_as_none(nlp):
+    doc = nlp.make_doc("Nega febre.")
+    doc.user_data["clinical_pt"] = ["not", "ours"]
+    assert doc_id(doc) is None and entity_attributes(doc) == {}
+    doc.user_data["clinical_pt"] = {"doc_id": 7, "entities": {"T1": "a string, not an entity"}}
+    assert doc_id(doc) == "7" and entity_attributes(doc) == {}

@@ -14,6 +14,8 @@ from spacy.training import Example
 from typer.testing import CliRunner
 
 from clinical_notes import SMALL_TAGGER_MODEL
+from conftest import assert_clean_error
+from spacy_clinical_pt.compare import aggregate_runs, load_run, render_aggregate, table5
 from spacy_clinical_pt.evaluate import ORACLE_NOTE, evaluate_command, evaluate_pipeline, sha256_of, write_outputs
 from spacy_clinical_pt.schemes import encode
 
@@ -317,6 +319,33 @@ def test_span_classifier_threshold_is_chosen_on_dev_over_its_span_scores(tmp_pat
         evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle", tune_continue=True)
 
 
+def test_two_stage_pipeline_is_named_in_metrics_aggregate_and_table5(tmp_path):
+    """The BIOE tagger proposing and spancat deciding is scored on the IO matrix, but every table says what ran."""
+    nlp = two_stage_pipeline()
+    result = evaluate_pipeline(nlp, make_docs(nlp, TEST), make_docs(nlp, DEV), policy="dev")
+    setup = result.metrics["pipeline_setup"]
+    assert setup == {"name": "BIOE + spancat", "tagger_scheme": "BIOE", "span_classifier": "spancat"}
+    result.metrics["provenance"] = {"label": "cnn", "corpus": "nestedclinbr", "seed": 42}
+    write_outputs(result, tmp_path / "run")
+    run = load_run(tmp_path / "run")
+    assert run.pipeline == "BIOE + spancat" and run.scheme == "IO"  # the token figures come from the IO matrix
+    table = render_aggregate(aggregate_runs([run]))
+    assert "| cnn | BIOE + spancat | dev " in table
+    header, rows = table5([run])
+    assert header == ["model", "nestedclinbr macro F1 BIOE + spancat", "nestedclinbr micro F1 BIOE + spancat"]
+    assert rows[0][2] == pytest.approx(result.metrics["token"]["IO"]["micro"]["f1"])
+
+
+def test_pipeline_setup_names_taggers_and_span_only_pipelines(designed):
+    assert evaluate_pipeline(designed, make_docs(designed, TEST), policy="oracle").metrics["pipeline_setup"] == {
+        "name": "IO", "tagger_scheme": "IO", "span_classifier": None
+    }
+    nlp = spacy.blank("pt", config=CLINICAL_TOKENIZER)
+    nlp.add_pipe("test_evaluate_fixed_spans")
+    setup = evaluate_pipeline(nlp, make_docs(nlp, TEST)).metrics["pipeline_setup"]
+    assert setup == {"name": "spans", "tagger_scheme": None, "span_classifier": None}
+
+
 @Language.component("test_evaluate_fixed_spans")
 def fixed_spans(doc):
     """A span-only 'pipeline': finds "dor" and "peito" by word, the way a rule or LLM pipeline would."""
@@ -422,3 +451,35 @@ def test_evaluate_command_dev_policy(saved_run):
     assert metrics["threshold"]["chosen_on"] == "dev" and "dev" in metrics["provenance"]["data"]
     assert ORACLE_NOTE not in metrics["threshold"]["description"]
     assert 0.0 <= metrics["token"]["IO"]["micro"]["f1"] <= 1.0
+
+
+def _bad_evaluate_args(case, saved_run, tmp_path):
+    """The evaluate arguments of one bad input, and the path its error must name."""
+    model, test = str(saved_run / "model"), str(saved_run / "corpus" / "test.spacy")
+    oracle = ["--threshold-policy", "oracle", "--output", str(tmp_path / "out")]
+    corrupt = tmp_path / "corrupt.spacy"
+    corrupt.write_bytes(b"\x00 not a DocBin")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    (tmp_path / "not_a_pipeline").mkdir()
+    return {
+        "missing test file": ([model, str(tmp_path / "missing.spacy"), *oracle], "missing.spacy: no such file"),
+        "corrupt test file": ([model, str(corrupt), *oracle], "corrupt.spacy: not a spaCy DocBin"),
+        "corrupt dev file": ([model, test, "--dev", str(corrupt), "--output", str(tmp_path / "out")], "corrupt.spacy"),
+        "no pipeline there": ([str(tmp_path / "no_model"), test, *oracle], "no_model: no such pipeline folder"),
+        "not a pipeline": ([str(tmp_path / "not_a_pipeline"), test, *oracle], "not_a_pipeline: not a loadable"),
+        "no gold spans": ([model, test, *oracle, "--gold-key", "ents"], "no gold spans under doc.spans['ents']"),
+        "output under a file": (
+            [model, test, "--threshold-policy", "oracle", "--output", str(blocker / "out")], str(blocker / "out")
+        ),
+    }[case]
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing test file", "corrupt test file", "corrupt dev file", "no pipeline there", "not a pipeline",
+     "no gold spans", "output under a file"],
+)
+def test_evaluate_command_bad_input_is_a_clear_error(case, saved_run, tmp_path):
+    args, named = _bad_evaluate_args(case, saved_run, tmp_path)
+    assert_clean_error(CliRunner().invoke(cli(), ["evaluate", *args]), named)

@@ -29,6 +29,7 @@ from spacy_clinical_pt.llm.baseline import (
     load_llm_pipeline,
     table4,
     table4_rows,
+    usage_summary,
 )
 from spacy_clinical_pt.llm.presets import PRESETS, config_files
 from spacy_clinical_pt.tokenizer import clinical_nlp
@@ -195,14 +196,78 @@ def test_rerun_is_served_from_the_cache_with_the_same_scores_and_table4(tmp_path
         requests = len(server.requests)
         again = run_baseline(server, corpus, tmp_path / "runs" / "again")
     assert again.exit_code == 0, again.output
-    assert len(server.requests) == requests  # nothing sent
+    # Only n4 is asked again: its reply could not be read, so it was not kept in the cache.
+    assert len(server.requests) == requests + 1
+    assert "Tomografia" not in str(server.requests[-1].body) and TEST[3][1] in str(server.requests[-1].body)
     first, second = (json.loads((tmp_path / "runs" / run / "metrics.json").read_text()) for run in ("first", "again"))
     assert second["token"] == first["token"] and second["entity"] == first["entity"]
-    assert second["llm"]["extraction"] == first["llm"]["extraction"]
-    assert second["llm"]["usage"]["cached_responses"] == 4 and second["llm"]["usage"]["cost_usd_paid"] == 0
-    # The parse error is cached too: only successful HTTP replies are, and n4's was one.
+    assert second["llm"]["extraction"] == first["llm"]["extraction"]  # the same canned reply, unreadable again
+    assert second["llm"]["usage"]["cached_responses"] == 3
+    assert second["llm"]["usage"]["cost_usd_paid"] == pytest.approx((1000 * 1.25 + 40 * 10.0) / 1e6)  # n4 only
     tables = [(tmp_path / "runs" / run / "table4.md").read_text() for run in ("first", "again")]
     assert tables[0] == tables[1]
+
+
+def test_notes_without_a_reply_are_recorded_with_their_reason_and_the_run_exits_3(tmp_path, corpus, monkeypatch):
+    """n2's requests all fail, with an error message that quotes the note; the other notes are scored."""
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    canned = CannedLLM(REPLIES, TEST)
+
+    def n2_fails(body: dict) -> Reply:
+        if TEST[1][1] in user_message(body):
+            return Reply(status=500, content=f"could not process {user_message(body)}", error_type="server_error")
+        return canned(body)
+
+    output = tmp_path / "runs" / "gpt5"
+    with FakeLLMServer(n2_fails) as server:
+        result = run_baseline(server, corpus, output, "--set", "components.llm.model.max_retries=1")
+    assert result.exit_code == 3, result.output
+    assert ("1 note without a reply, scored as finding nothing (rerun to retry it): n2: HTTP 500 Internal "
+            "Server Error (server_error): could not process [prompt text] after 2 attempts") in result.output
+    with open(output / "usage.csv", encoding="utf8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[1]["request_error"] == rows[1]["error"] == (
+        "HTTP 500 Internal Server Error (server_error): could not process [prompt text] after 2 attempts")
+    assert [row["request_error"] for row in rows[:1] + rows[2:]] == ["", "", ""]
+    m = json.loads((output / "metrics.json").read_text(encoding="utf8"))
+    assert m["llm"]["usage"]["request_errors"] == 1 and m["llm"]["extraction"]["request_errors"] == 1
+    for path in output.iterdir():
+        written = path.read_text(encoding="utf8")
+        assert "losartana" not in written and "Nega febre" not in written, path.name
+
+
+def test_usage_with_unknown_token_figures_is_averaged_over_the_known_ones():
+    rows = [
+        {"latency_s": 1.0, "prompt_tokens": 100, "completion_tokens": 10, "reasoning_tokens": 0, "total_tokens": 110,
+         "cost_usd": 0.002, "attempts": 1},
+        {"latency_s": 3.0, "prompt_tokens": None, "completion_tokens": 30, "reasoning_tokens": 0,
+         "total_tokens": None, "cost_usd": None, "attempts": 1},
+        {"latency_s": 9.0, "error": "timeout", "request_error": "timeout", "cost_usd": 0.0, "attempts": 2,
+         "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "total_tokens": 0},
+    ]
+    summary = usage_summary(rows)
+    assert (summary["requests"], summary["responses"], summary["request_errors"]) == (3, 2, 1)
+    assert summary["unknown_usage"] == 1 and summary["mean_time_s"] == 2.0
+    assert (summary["mean_prompt_tokens"], summary["mean_completion_tokens"], summary["mean_total_tokens"]) == (
+        100, 20, 110)
+    assert (summary["total_prompt_tokens"], summary["total_tokens"]) == (100, 110)
+    assert summary["cost_usd"] == pytest.approx(0.002) and summary["cost_per_1000_responses_usd"] == pytest.approx(2)
+
+
+@pytest.mark.parametrize("setting", ["cache_dir", "output"])
+def test_an_unusable_cache_or_output_folder_stops_before_any_request(tmp_path, corpus, monkeypatch, setting):
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    blocker = tmp_path / "runs"
+    blocker.write_text("a file where a folder should be", encoding="utf8")
+    output = blocker / "gpt5" if setting == "output" else tmp_path / "out" / "gpt5"
+    extra = [] if setting == "output" else ["--set", f"components.llm.model.cache_dir={blocker / 'cache'}"]
+    with FakeLLMServer(CannedLLM(REPLIES, TEST)) as server:
+        result = run_baseline(server, corpus, output, *extra)
+    assert result.exit_code == 1, result.output
+    name = "cache_dir" if setting == "cache_dir" else "--output"
+    assert f"error: {name} {blocker / ('cache' if setting == 'cache_dir' else 'gpt5')}: {blocker} is not a folder" \
+        in result.output
+    assert server.requests == [] and "Traceback" not in result.output
 
 
 def test_llm_run_sits_beside_a_trained_pipeline_in_compare(tmp_path, corpus, monkeypatch):
@@ -294,11 +359,14 @@ def test_annotate_silver_filters_counts_and_writes_a_trainable_docbin(tmp_path, 
     with silver_server() as server:
         result = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)), annotate_args(
             server, notes, output, "--unit", "sentence", "--examples", str(corpus["train"]), "--report", str(report)))
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 3, result.output  # c's reply could not be read: a partial success
     assert len(server.requests) == 4  # the short sentence was never sent
     counts = json.loads(report.read_text(encoding="utf8"))
     assert (counts["notes"], counts["units"], counts["kept"]) == (3, 5, 2)
     assert counts["dropped"] == {"short": 1, "empty": 1, "failed": 1}
+    assert counts["failed"] == [{"doc_id": "c#1", "reason": "unterminated JSON (the reply may have been cut off)"}]
+    assert ("1 unit failed, no entities read (rerun to retry it): c#1: unterminated JSON (the reply may have been "
+            "cut off)") in result.output
     assert counts["entities_per_label"] == {"Anatomia": 1, "Problema": 1, "Tratamento": 2}
     assert counts["extraction"]["hallucinations"] == 1 and counts["extraction"]["type_errors"] == 1
     assert counts["extraction"]["parse_errors"] == 1
@@ -339,6 +407,80 @@ def test_annotate_silver_keeps_empty_units_on_request_and_strips_gold_from_a_doc
     assert len(docs[0].spans["sc"]) == 2 and len(docs[1].spans["sc"]) == 0
 
 
+def test_a_failed_unit_is_not_a_unit_without_entities_and_a_rerun_retries_it(tmp_path):
+    """Two units fail (a reply in another shape, a 500); the rerun asks for them only, and they now succeed."""
+    notes = tmp_path / "notes.jsonl"
+    texts = {"a": "Paciente refere dor no peito.", "b": "Iniciado captopril e furosemida.",
+             "d": "Sem queixas hoje no momento."}
+    notes.write_text("\n".join(json.dumps({"id": i, "text": t}) for i, t in texts.items()) + "\n", encoding="utf8")
+    wrong_shape = '[{"entidade": "captopril", "tipo": "Tratamento"}]'
+    first_run = {"b": Reply(content=wrong_shape), "d": Reply(status=500, content="overloaded")}
+
+    def reply(body: dict) -> Reply:
+        message = user_message(body)
+        note = next(i for i, t in texts.items() if t in message)
+        if note in first_run:
+            return first_run[note]
+        return Reply(content=SILVER_REPLIES.get(texts[note], "[]"), usage=usage(500, 30))
+
+    output, report = tmp_path / "silver" / "train.spacy", tmp_path / "silver" / "report.json"
+    args = ["--keep-empty", "--report", str(report), "--set", "components.llm.model.max_retries=0"]
+    with FakeLLMServer(reply) as server:
+        first = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)),
+                                   annotate_args(server, notes, output, *args))
+        counts = json.loads(report.read_text(encoding="utf8"))
+        kept_first = [doc_id(doc) for doc in load_docs(output)]
+        requests = len(server.requests)
+        first_run.clear()
+        again = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)),
+                                   annotate_args(server, notes, output, *args))
+    assert first.exit_code == 3, first.output
+    assert counts["dropped"] == {"short": 0, "empty": 0, "failed": 2} and kept_first == ["a"]
+    assert counts["failed"] == [
+        {"doc_id": "b", "reason": 'none of the 1 items of the reply is a {"label", "text"} object'},
+        {"doc_id": "d", "reason": "HTTP 500 Internal Server Error (fake_error): overloaded"},
+    ]
+    assert again.exit_code == 0, again.output
+    assert len(server.requests) == requests + 2  # b and d; a came from the cache
+    assert [doc_id(doc) for doc in load_docs(output)] == ["a", "b", "d"]
+
+
+def test_a_unit_over_the_length_limit_is_recorded_and_the_others_are_written(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "huge.txt").write_text("Dor no peito. " * 75_000, encoding="utf8")  # 1,050,000 characters
+    (folder / "short.txt").write_text("Paciente refere dor no peito.", encoding="utf8")
+    output, report = tmp_path / "silver.spacy", tmp_path / "report.json"
+    with silver_server() as server:
+        result = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)),
+                                    annotate_args(server, folder, output, "--report", str(report)))
+    assert result.exit_code == 3, result.output
+    assert len(server.requests) == 1
+    counts = json.loads(report.read_text(encoding="utf8"))
+    assert counts["failed"] == [{"doc_id": "huge", "reason": "1,050,000 characters, over the pipeline's limit of "
+                                                             "1,000,000 (nlp.max_length): try --unit sentence"}]
+    assert [doc_id(doc) for doc in load_docs(output)] == ["short"]
+
+
+@pytest.mark.parametrize("where", ["a folder", "under a file"])
+def test_an_output_that_cannot_be_written_stops_before_any_request(tmp_path, where):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Paciente refere dor no peito.", encoding="utf8")
+    output = tmp_path / "silver.spacy"
+    if where == "a folder":
+        output.mkdir()
+    else:
+        output.write_text("a file", encoding="utf8")
+        output = output / "train.spacy"
+    with silver_server() as server:
+        result = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)), annotate_args(
+            server, notes, output, "--set", f"components.llm.model.cache_dir={tmp_path / 'cache'}"))
+    assert result.exit_code == 1, result.output
+    reason = "is a folder, not a file" if where == "a folder" else f"{tmp_path / 'silver.spacy'} is not a folder"
+    assert f"error: output {output}: {reason}" in result.output
+    assert server.requests == [] and "Traceback" not in result.output
+
+
 def test_a_jsonl_line_without_text_is_an_error_naming_the_file_and_line(tmp_path):
     notes = tmp_path / "notes.jsonl"
     notes.write_text('{"id": "a", "text": "Paciente refere dor no peito."}\n{"id": "b", "texto": "sem campo"}\n',
@@ -347,7 +489,7 @@ def test_a_jsonl_line_without_text_is_an_error_naming_the_file_and_line(tmp_path
         result = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)),
                                     annotate_args(server, notes, tmp_path / "out.spacy"))
     assert result.exit_code == 1
-    assert f"{notes}:line 2: no 'text' string" in result.output
+    assert f"{notes}:line 2: no 'text' key in this object" in result.output
     assert server.requests == [] and not (tmp_path / "out.spacy").exists()
 
 
@@ -408,3 +550,23 @@ def test_llm_baseline_stops_before_any_request_without_opt_in(tmp_path, corpus, 
     assert result.exit_code == 1
     assert "notes would be sent to api.openai.com" in result.output and "--allow-remote" in result.output
     assert SECRET not in result.output and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ("Paciente de 67 anos refere dispneia aos pequenos esforcos ha tres semanas.\n", "cannot be parsed as a config (line 1)"),
+        ("[nlp]\nlang = \"pt\"\npipeline = [\"llm\"]\n\n[components]\n\n[components.llm]\nfactory = \"llm\"\n"
+         "\n[components.llm.task]\n@llm_tasks = \"spacy_clinical_pt.ClinicalNER.v1\"\nlabels = 5\n", "labels"),
+    ],
+    ids=["a note given as config", "a config with a bad value"],
+)
+def test_a_config_that_cannot_be_assembled_is_named_without_quoting_it(tmp_path, content, problem):
+    config = tmp_path / "note.cfg"
+    config.write_text(content, encoding="utf8")
+    with pytest.raises(ValueError) as error:
+        load_llm_pipeline(config)
+    message = str(error.value)
+    assert message.startswith(f"{config}: not a usable spacy-llm config (")
+    assert problem in message and "\n" not in message
+    assert "dispneia aos pequenos" not in message  # the file may be a note: none of it is quoted

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import errno
+import json
 import logging
 import re
 import socket
 import stat
+import time
+import urllib.request
 import warnings
+from http import HTTPStatus
 from pathlib import Path
 
 import pytest
 import spacy
 from llm_server import FakeLLMServer, Reply, chat_completion, usage, user_message
 
+from spacy_clinical_pt.llm.cache import ResponseCache
 from spacy_clinical_pt.llm.client import OpenAICompatible, make_openai_compatible
 
 NOTE = "Paciente refere dor torácica com irradiação para membro superior esquerdo."
@@ -23,6 +29,16 @@ SECRET = "sk-test-9f8e7d6c5b4a"
 
 def messages(text: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": "Extraia as entidades clínicas."}, {"role": "user", "content": text}]
+
+
+def longest_shared_run(text: str, note: str = NOTE) -> int:
+    """The length of the longest piece of `note` that `text` holds (case ignored)."""
+    text, note = text.casefold(), note.casefold()
+    longest = 0
+    for start in range(len(note)):
+        while start + longest < len(note) and note[start:start + longest + 1] in text:
+            longest += 1
+    return longest
 
 
 def make_client(server: FakeLLMServer, tmp_path: Path, **overrides) -> OpenAICompatible:
@@ -80,7 +96,7 @@ def test_backoff_doubles_up_to_its_cap(tmp_path, caplog):
             [[messages(NOTE)]])
     assert re.findall(r"attempt (\d) of 5; retrying in ([\d.]+) s", caplog.text) == [
         ("1", "0.01"), ("2", "0.02"), ("3", "0.03"), ("4", "0.03")]
-    assert response.error == "HTTP 503 Service Unavailable: overloaded after 5 attempts"
+    assert response.error == "HTTP 503 Service Unavailable (fake_error): overloaded after 5 attempts"
     assert response.text == "" and response.attempts == 5 and len(server.requests) == 5
 
 
@@ -97,6 +113,81 @@ def test_timeout_gives_that_doc_an_error_and_the_run_goes_on(tmp_path):
     assert len(server.requests) == 4
 
 
+def test_one_deadline_per_attempt_even_for_a_slowly_sent_body(tmp_path):
+    slow = Reply(content=REPLY, chunks=12, chunk_delay=0.25)  # 3 s in all, no read waits more than 0.25 s
+    with FakeLLMServer(slow) as server:
+        model = make_client(server, tmp_path, timeout=0.8, max_retries=0)
+        started = time.monotonic()
+        [[response]] = model([[messages(NOTE)]])
+        elapsed = time.monotonic() - started
+    assert response.error == "timeout" and response.text == "" and len(server.requests) == 1
+    assert 0.8 <= elapsed < 1.5
+
+
+# --- the request goes to the checked host only ---
+
+PROXY_VARIABLES = ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+
+
+def test_proxy_variables_are_ignored(tmp_path, monkeypatch):
+    """Hospital networks set proxy variables; notes still go only to the host the guard checked."""
+    with FakeLLMServer(Reply(content=REPLY)) as server, FakeLLMServer(Reply(content="via a proxy")) as proxy:
+        for name in PROXY_VARIABLES:
+            monkeypatch.setenv(name, proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        # As in a process started with these variables: urllib reads them once, into its default opener.
+        monkeypatch.setattr(urllib.request, "_opener", None)
+        [[response]] = make_client(server, tmp_path)([[messages(NOTE)]])
+    assert proxy.requests == []
+    assert response.text == REPLY and len(server.requests) == 1
+
+
+def test_a_proxy_named_in_the_config_is_used(tmp_path, monkeypatch):
+    with FakeLLMServer(Reply(content=REPLY)) as server, FakeLLMServer(Reply(content="via the proxy")) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", server.url)  # the variable is ignored for the config's proxy too
+        [[response]] = make_client(server, tmp_path, proxy=proxy.url)([[messages(NOTE)]])
+    assert server.requests == [] and response.text == "via the proxy"
+    [request] = proxy.requests
+    assert request.path == f"{server.base_url}/chat/completions"  # the absolute form a proxy is sent
+    assert request.body["messages"] == messages(NOTE)
+
+
+@pytest.mark.parametrize(
+    "proxy, message",
+    [
+        ("http://proxy.hospital.example:3128", r"notes would be sent to the proxy proxy\.hospital\.example; set "
+                                               r"`allow_remote = true`"),
+        ("socks5://127.0.0.1:1080", r"proxy must be an http:// URL, not 'socks5://127\.0\.0\.1:1080'"),
+        ("http://nurse:secret@127.0.0.1:3128", r"proxy must not hold credentials"),
+        ("http://127.0.0.1:99999", r"proxy has no valid port"),
+    ],
+)
+def test_a_proxy_is_checked_like_the_base_url(proxy, message, no_network):
+    with pytest.raises(ValueError, match=message) as refused:
+        make_openai_compatible("m", base_url="http://127.0.0.1:9/v1", api_key_env=None, proxy=proxy)
+    assert "secret" not in str(refused.value)
+    assert no_network == []
+
+
+def test_a_remote_proxy_needs_the_opt_in(no_network):
+    model = make_openai_compatible("m", base_url="http://127.0.0.1:9/v1", api_key_env=None,
+                                   proxy="http://proxy.hospital.example:3128", allow_remote=True)
+    assert model.requests_made == 0 and no_network == []
+
+
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_not_followed_and_is_that_notes_error(tmp_path, monkeypatch, status):
+    monkeypatch.setenv("CLINICAL_PT_TEST_KEY", SECRET)
+    with FakeLLMServer(Reply(content=REPLY)) as elsewhere:
+        moved = Reply(status=status, content="moved", headers={"Location": f"{elsewhere.base_url}/chat/completions"})
+        with FakeLLMServer(moved) as server:
+            [[response]] = make_client(server, tmp_path, api_key_env="CLINICAL_PT_TEST_KEY")([[messages(NOTE)]])
+    assert elsewhere.requests == []
+    assert response.error == f"HTTP {status} {HTTPStatus(status).phrase}: redirect not followed"
+    assert response.text == "" and response.attempts == 1 and len(server.requests) == 1
+    assert not list((tmp_path / "cache").rglob("*.json"))
+
 
 def test_a_refused_connection_is_retried_then_reported(tmp_path):
     with socket.socket() as probe:  # a loopback port with nothing listening once the probe is closed
@@ -108,14 +199,43 @@ def test_a_refused_connection_is_retried_then_reported(tmp_path):
     assert response.error == "connection error (ConnectionRefusedError) after 2 attempts"
     assert model.requests_made == 2 and response.text == ""
 
-def test_400_fails_at_once_without_the_prompt_in_the_error(tmp_path):
-    reply = Reply(status=400, content="Unsupported value: 'temperature' does not support 0.1 with this model.")
+def test_400_fails_at_once_with_status_type_code_and_an_excerpt_of_the_message(tmp_path):
+    reply = Reply(status=400, content="Unsupported value: 'temperature' does not support 0.1 with this model.",
+                  error_type="invalid_request_error", error_code="unsupported_value")
     with FakeLLMServer([reply, Reply(content=REPLY)]) as server:
         [[response]] = make_client(server, tmp_path)([[messages(NOTE)]])
-    assert response.error == ("HTTP 400 Bad Request: Unsupported value: 'temperature' does not support 0.1 "
-                              "with this model.")
+    assert response.error == ("HTTP 400 Bad Request (invalid_request_error, unsupported_value): "
+                              "Unsupported value: 'temperature' does...")
     assert response.attempts == 1 and len(server.requests) == 1 and response.text == ""
-    assert "torácica" not in response.error
+
+
+def test_a_provider_error_that_echoes_the_note_carries_none_of_it(tmp_path, caplog):
+    """Providers quote the prompt in some errors; the server's status phrase is its own text too."""
+    caplog.set_level(logging.DEBUG)
+    echo = Reply(status=500, content=f"{NOTE} could not be processed", reason=NOTE[:50],
+                 error_type="server_error", error_code=None)
+    gemini = Reply(status=400, body=[{"error": {"code": 400, "status": "INVALID_ARGUMENT",
+                                                "message": f"Invalid value at 'messages[1]' ({NOTE})"}}])
+    with FakeLLMServer([echo, echo, gemini]) as server:
+        [[response]] = make_client(server, tmp_path, max_retries=2)([[messages(NOTE)]])
+    # Google's error list, the message cut to 40 characters.
+    assert response.error == ("HTTP 400 Bad Request (INVALID_ARGUMENT, 400): Invalid value at "
+                              "'messages[1]' ([prom... after 3 attempts")
+    assert len(server.requests) == 3
+    assert "HTTP 500 Internal Server Error (server_error): [prompt text] could not be processed)" in caplog.text
+    assert caplog.records and max(longest_shared_run(record.getMessage()) for record in caplog.records) < 12
+    assert longest_shared_run(response.error) < 12
+
+
+def test_a_provider_error_that_echoes_the_key_does_not_carry_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLINICAL_PT_TEST_KEY", SECRET)
+    reply = Reply(status=401, content=f"Incorrect API key provided: {SECRET}.", error_type="invalid_request_error",
+                  error_code="invalid_api_key")
+    with FakeLLMServer(reply) as server:
+        [[response]] = make_client(server, tmp_path, api_key_env="CLINICAL_PT_TEST_KEY")([[messages(NOTE)]])
+    assert response.error == "HTTP 401 Unauthorized (invalid_request_error, invalid_api_key): Incorrect API key " \
+                             "provided: [key]."
+    assert SECRET not in response.error and SECRET[:12] not in response.error
 
 
 @pytest.mark.parametrize(
@@ -133,6 +253,94 @@ def test_malformed_body_is_an_error_not_retried(tmp_path, body, error):
         [[response]] = model([[messages(NOTE)]])
     assert response.error == error and response.text == "" and len(server.requests) == 1
     assert not list((tmp_path / "cache").rglob("*.json"))  # failures are not cached
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 100_000 + "]" * 100_000,  # deeper than Python's recursion limit
+     '{"choices": [{"message": {"content": "ok"}}], "usage": {"prompt_tokens": 1' + "0" * 5000 + "}}"],
+    ids=["deep-nesting", "5000-digit-number"],
+)
+def test_a_body_json_cannot_read_is_an_error_for_that_note_only(tmp_path, body):
+    def one_bad(request):
+        return Reply(body=body) if "lenta" in user_message(request) else Reply(content=REPLY)
+
+    with FakeLLMServer(one_bad) as server:
+        responses = make_client(server, tmp_path)([[messages("Nota lenta.")], [messages(NOTE)]])
+    bad, good = (doc_responses[0] for doc_responses in responses)
+    assert bad.error == "malformed reply: not a chat completion JSON" and bad.text == ""
+    assert good.text == REPLY and good.error is None
+
+
+def reply_with_usage(prompt_tokens: str, details: str = '{"reasoning_tokens": 5}') -> Reply:
+    """A 200 reply whose usage holds `prompt_tokens` as raw JSON text (1e400 reads as infinity)."""
+    return Reply(body='{"model": "fake-model", "choices": [{"message": {"role": "assistant", "content": "[]"}}], '
+                      f'"usage": {{"prompt_tokens": {prompt_tokens}, "completion_tokens": 30, '
+                      f'"completion_tokens_details": {details}}}}}')
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [("1e400", None), ("-3", None), ('"1200"', None), ("true", None), ("1" + "0" * 30, None), ("12.5", None),
+     ("null", None), ("1200.0", 1200), ("1200", 1200)],
+)
+def test_usage_figures_that_are_not_token_counts_are_unknown_with_a_warning(tmp_path, caplog, raw, expected):
+    def one_odd(body):
+        return reply_with_usage(raw) if "lenta" in user_message(body) else Reply(content="[]", usage=usage(100, 10))
+
+    caplog.set_level(logging.WARNING, logger="spacy_clinical_pt.llm.client")
+    with FakeLLMServer(one_odd) as server:
+        responses = make_client(server, tmp_path, prices=PRICES)([[messages("Nota lenta.")], [messages(NOTE)]])
+    odd, plain = (doc_responses[0] for doc_responses in responses)
+    assert odd.error is None and odd.text == "[]" and plain.error is None  # the run goes on
+    assert (odd.prompt_tokens, odd.completion_tokens, odd.reasoning_tokens) == (expected, 30, 5)
+    assert plain.total_tokens == 110
+    if expected is None:
+        assert odd.total_tokens is None and odd.cost_usd is None
+        assert caplog.messages == ["LLM reply usage.prompt_tokens is not a token count (an integer from 0 to "
+                                   "1,000,000,000): recorded as unknown"]
+    else:
+        assert odd.total_tokens == 1230 and odd.cost_usd == pytest.approx(1200 * 2.0 / 1e6 + 30 * 8.0 / 1e6)
+        assert caplog.messages == []
+
+
+def test_usage_details_that_are_not_an_object_leave_the_reply_whole(tmp_path):
+    with FakeLLMServer(reply_with_usage("100", details='"n/a"')) as server:
+        [[response]] = make_client(server, tmp_path)([[messages(NOTE)]])
+    assert response.error is None and (response.prompt_tokens, response.reasoning_tokens) == (100, None)
+
+
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_a_cache_folder_that_cannot_be_one_is_refused_when_built(tmp_path, where):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a folder", encoding="utf8")
+    cache_dir = blocker if where == "a file" else blocker / "cache"
+    with pytest.raises(ValueError, match=re.escape(f"cache_dir {cache_dir}: {blocker} is not a folder")):
+        make_openai_compatible("m", base_url="http://127.0.0.1:9/v1", api_key_env=None, cache_dir=str(cache_dir))
+
+
+def test_a_failed_cache_write_is_recorded_for_that_note_and_the_run_goes_on(tmp_path, monkeypatch, caplog):
+    def full_disk(self, key, response):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ResponseCache, "put", full_disk)
+    with FakeLLMServer(Reply(content=REPLY)) as server:
+        responses = make_client(server, tmp_path)([[messages(NOTE)], [messages("Nega febre.")]])
+    assert [doc_responses[0].text for doc_responses in responses] == [REPLY, REPLY]
+    assert [doc_responses[0].cache_error for doc_responses in responses] == [
+        "reply not cached: No space left on device"] * 2
+    assert responses[0][0].accounting()["cache_error"] == "reply not cached: No space left on device"
+    assert "LLM reply not cached (No space left on device)" in caplog.text
+
+
+def test_a_cache_entry_of_the_wrong_shape_is_asked_again(tmp_path, caplog):
+    with FakeLLMServer(Reply(content=REPLY, usage=usage(10, 5))) as server:
+        make_client(server, tmp_path)([[messages(NOTE)]])
+        [entry] = (tmp_path / "cache").rglob("*.json")
+        entry.write_text(json.dumps({**json.loads(entry.read_text()), "text": 5}), encoding="utf-8")
+        [[response]] = make_client(server, tmp_path)([[messages(NOTE)]])
+    assert response.text == REPLY and not response.cached and len(server.requests) == 2
+    assert "ignoring unreadable LLM cache entry" in caplog.text
 
 
 def test_cache_hit_makes_no_request_and_gives_the_same_reply(tmp_path):
@@ -185,6 +393,14 @@ def test_no_authorization_header_without_a_key_variable(tmp_path):
         make_client(server, tmp_path, api_key_env="", cache_dir=None)([[messages(NOTE)]])
     assert all("authorization" not in request.headers for request in server.requests)
     assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("key", [f"{SECRET}\n", f"Bearer {SECRET}", f"{SECRET}é"])
+def test_a_key_that_cannot_be_a_header_is_refused_without_repeating_it(monkeypatch, key):
+    monkeypatch.setenv("CLINICAL_PT_TEST_KEY", key)
+    with pytest.raises(ValueError, match="CLINICAL_PT_TEST_KEY .*holds characters an API key does not have") as bad:
+        make_openai_compatible("gpt-test", base_url="http://127.0.0.1:9/v1", api_key_env="CLINICAL_PT_TEST_KEY")
+    assert SECRET not in str(bad.value)
 
 
 def test_a_missing_key_variable_is_named_in_the_error(monkeypatch):

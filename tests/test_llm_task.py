@@ -166,14 +166,17 @@ def test_parse_reply_reads_the_usual_reply_shapes(text, expected_items, invalid)
         ('[{"label": "Problema" "text": "febre"}]', "malformed JSON"),
         ('[{"label": "Problema", "text": "febre"}, {"label": "Te', "unterminated JSON"),
         ("Não encontrei entidades.", "no JSON list or object"),
-        ('{"resposta": "nenhuma"}', "holds no list of entities"),
+        ('{"resposta": "nenhuma"}', "JSON object with 1 key holds no list of entities"),
+        ('{"dor torácica há dois dias": "Problema"}', "JSON object with 1 key holds no list of entities"),
+        ('[{"entidade": "febre", "tipo": "Problema"}, "febre"]',
+         'none of the 2 items of the reply is a {"label", "text"} object'),
         ("  ", "empty reply"),
     ],
 )
 def test_parse_reply_gives_a_reason_instead_of_raising(text, reason):
     items, error, invalid_items = parse_reply(text)
-    assert items == [] and invalid_items == 0
-    assert reason in error and "febre" not in error
+    assert items == []
+    assert reason in error and "febre" not in error and "torácica" not in error
 
 
 def test_locate_follows_the_order_of_the_reply():
@@ -317,6 +320,54 @@ def test_assembled_pipeline_annotates_notes(tmp_path, train_path):
     assert "Dor no peito. AAS. ECG." in first.user_data["llm_io"]["llm"]["prompt"]  # the DocBin example
     assert len(second.spans["sc"]) == 0
     assert second.user_data[USAGE_KEY]["parse_error"] == "no JSON list or object in the reply"
+
+
+class Forgettable(ChatResponse):
+    """A reply that records whether the task took it out of the client's cache."""
+
+    forgotten = False
+
+    def forget(self) -> None:
+        self.forgotten = True
+
+
+def test_an_unreadable_reply_is_taken_out_of_the_cache_a_readable_one_is_not(nlp):
+    task = make_clinical_ner_task(LABELS)
+    docs = [nlp.make_doc(NOTE), nlp.make_doc("Nega febre."), nlp.make_doc("Sem queixas.")]
+    replies = [Forgettable(text='[{"label": "Problema", "text": "febre"'),
+               Forgettable(text=reply(("Problema", "febre"))), Forgettable(text="[]")]
+    list(task.parse_responses(docs, [[response] for response in replies]))
+    assert [response.forgotten for response in replies] == [True, False, False]
+
+
+def test_a_template_that_does_not_parse_names_its_file_and_line(tmp_path):
+    (tmp_path / "clinical_ner.system.jinja").write_text("Rótulos:\n{{ entities ", encoding="utf8")
+    (tmp_path / "clinical_ner.user.jinja").write_text("Nota: {{ input_text }}", encoding="utf8")
+    with pytest.raises(ValueError, match=re.escape(f"{tmp_path / 'clinical_ner.system.jinja'}:line 2: the "
+                                                   "template does not parse (unexpected end of template")):
+        make_clinical_ner_task(LABELS, template_dir=str(tmp_path))
+
+
+def test_no_log_record_holds_more_than_an_excerpt_of_a_note(tmp_path, train_path, caplog):
+    """spacy-llm logs every prompt and reply whole at DEBUG level, save_io or not."""
+    replies = [reply(("Problema", "dor torácica"), ("Teste", "ECG")), "Nenhuma entidade."]
+    write_config(
+        tmp_path / "llm.cfg", f'@llm_models = "test.Canned.v1"\nreplies = {json.dumps(replies, ensure_ascii=False)}',
+        train_path,
+    )
+    caplog.set_level(logging.DEBUG)
+    nlp = assemble(tmp_path / "llm.cfg")
+    list(nlp.pipe([NOTE, "Sem queixas."]))
+    spacy_llm_records = [record for record in caplog.records if record.name == "spacy_llm"]
+    assert [record.getMessage() for record in spacy_llm_records][:2] == [
+        f"Generated prompt for doc: <{len(NOTE)} characters withheld>\n<list withheld>",
+        f"LLM response for doc: <{len(NOTE)} characters withheld>\n<list withheld>",
+    ]
+    example = TRAINING[2][1]  # the few-shot example is a note too
+    for record in caplog.records:
+        message = record.getMessage()
+        assert not any(NOTE[start:start + 41] in message for start in range(len(NOTE) - 40)), record.name
+        assert example not in message, record.name
 
 
 def test_assembled_with_spacy_llm_noop_model(tmp_path, train_path):

@@ -2,6 +2,9 @@
 
 import numpy
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from nervaluate import Evaluator
 from seqeval.metrics import classification_report as seqeval_report
 from seqeval.scheme import IOB2
@@ -25,6 +28,7 @@ from spacy_clinical_pt.metrics import (
     select_threshold,
     span_iou,
     threshold_array,
+    token_label_matrix,
     token_metrics,
 )
 
@@ -94,6 +98,87 @@ def test_token_metrics_match_sklearn_on_random_matrices(seed):
         # The counts agree with the figures: F1 = 2tp / (2tp + fp + fn).
         c = m["per_label"][name]
         assert prf(c["tp"], c["fp"], c["fn"])[2] == pytest.approx(f[i])
+
+
+def test_one_label_is_scored_on_its_positive_class():
+    # Three gold tokens, one found and nothing spurious: P 1, R 1/3 (scikit-learn's binary average on a one-column
+    # matrix scored the negative class instead: P 1/3, R 1).
+    m = token_metrics(numpy.array([[1], [1], [1], [0]]), numpy.array([[1], [0], [0], [0]]), ["Problema"])
+    for scores in (m["micro"], m["macro"], m["per_label"]["Problema"]):
+        assert (scores["precision"], scores["recall"]) == pytest.approx((1.0, 1 / 3))
+        assert scores["f1"] == pytest.approx(0.5)
+    assert m["per_label"]["Problema"]["support"] == 3
+
+
+def test_macro_averages_every_label_one_without_gold_or_prediction_counting_0():
+    # B has no gold and no predicted token: micro is perfect, macro is the mean of A's 1.0 and B's 0.
+    gold = numpy.array([[1, 0], [1, 0], [0, 0]])
+    m = token_metrics(gold, gold, ["A", "B"])
+    assert m["micro"]["f1"] == 1.0
+    assert m["macro"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5}
+    assert m["per_label"]["B"]["support"] == 0
+
+
+def test_token_label_matrix_leaves_whitespace_tokens_out():
+    # Tokens: Dor, \n, no, peito; a Problema over all four, an Anatomia on "peito", a label the pipeline lacks.
+    space = numpy.array([False, True, False, False])
+    spans = [(0, 4, "Problema"), (3, 4, "Anatomia"), (0, 1, "Outro")]
+    io = token_label_matrix(spans, space, ["Anatomia", "Problema"])
+    assert io.tolist() == [[False, True], [False, True], [True, True]]
+    bio = token_label_matrix(spans, space, ["Anatomia", "Problema"], "BIO")
+    assert bio.astype(int).tolist() == [[0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 1]]
+
+
+def _sklearn_reference(gold, pred):
+    """scikit-learn's figures: per column and micro (all cells pooled) with its binary average on the positive
+    class, macro their mean; with two columns or more its multilabel micro and macro averages as well."""
+    per_column = [
+        precision_recall_fscore_support(gold[:, i], pred[:, i], average="binary", pos_label=1, zero_division=0)[:3]
+        for i in range(gold.shape[1])
+    ]
+    reference = {
+        "micro": precision_recall_fscore_support(
+            gold.ravel(), pred.ravel(), average="binary", pos_label=1, zero_division=0
+        )[:3],
+        "macro": tuple(numpy.mean(per_column, axis=0)),
+    }
+    if gold.shape[1] > 1:
+        for average in ("micro", "macro"):
+            multilabel = precision_recall_fscore_support(gold, pred, average=average, zero_division=0)[:3]
+            assert multilabel == pytest.approx(reference[average])
+    return reference, per_column
+
+
+@st.composite
+def gold_and_prediction(draw):
+    """Random 0/1 gold and predicted matrices of 1 to 5 columns, some columns forced to all zeros."""
+    n_tokens = draw(st.integers(1, 40))
+    n_columns = draw(st.integers(1, 5))
+    gold = draw(arrays(bool, (n_tokens, n_columns)))
+    pred = draw(arrays(bool, (n_tokens, n_columns)))
+    for i in draw(st.sets(st.integers(0, n_columns - 1))):
+        gold[:, i] = False
+        if draw(st.booleans()):
+            pred[:, i] = False  # a label with no gold and no prediction at all
+    return gold, pred
+
+
+@settings(max_examples=300, deadline=None)
+@given(gold_and_prediction())
+def test_token_metrics_match_sklearn_multilabel_on_1_to_5_columns(matrices):
+    gold, pred = matrices
+    names = [f"L{i}" for i in range(gold.shape[1])]
+    m = token_metrics(gold, pred, names)
+    reference, per_column = _sklearn_reference(gold, pred)
+    for average in ("micro", "macro"):
+        assert (m[average]["precision"], m[average]["recall"], m[average]["f1"]) == pytest.approx(reference[average])
+    for name, expected in zip(names, per_column):
+        scores = m["per_label"][name]
+        assert (scores["precision"], scores["recall"], scores["f1"]) == pytest.approx(expected)
+        assert scores["support"] == scores["tp"] + scores["fn"]
+    assert (m["micro"]["tp"], m["micro"]["fp"], m["micro"]["fn"]) == (
+        int((gold & pred).sum()), int((~gold & pred).sum()), int((gold & ~pred).sum())
+    )
 
 
 def test_token_metrics_shape_mismatch_is_an_error():

@@ -227,3 +227,101 @@ def test_wheel_installs_in_a_fresh_venv_and_loads_by_name(trained, tmp_path):
     assert sorted(loaded["spans"]) == expected
     assert all(0.0 < score <= 1.0 for score in loaded["scores"])
     assert loaded["threshold"] == loaded["meta"]["threshold"] == result.meta["clinical_pt"]["threshold"]
+
+
+# --- bad input: `error: <path>: ...`, exit 1, never a traceback, nothing written ----------------------------
+
+
+def run_package(*args):
+    from spacy_clinical_pt.cli import app
+
+    return CliRunner().invoke(app, ["package", *map(str, args)], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def blank_pipeline(tmp_path_factory) -> Path:
+    """A pipeline spaCy loads (a tokenizer only): enough for the checks made before the build."""
+    folder = tmp_path_factory.mktemp("blank_pipeline") / "pipeline"
+    spacy.blank("pt").to_disk(folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("Paciente com dor no peito.", "not a JSON file (JSONDecodeError: Expecting value: line 1 column 1 (char 0))"),
+        ("[" * 100_000 + "]" * 100_000, "not a JSON file (RecursionError"),
+        ("[1, 2]", "holds a list, not the object of a metrics.json from `evaluate`"),
+        ('{"token": []}', "token is a list, not an object"),
+        ('{"threshold": 0.5}', "threshold is 0.5, not an object"),
+        ('{"scheme": "BIO", "token": {"BIO": {"micro": {"f1": "alta"}}}}', "token.BIO.micro.f1 is 'alta', not a number"),
+        ('{"provenance": {"data": {"test": "x.spacy"}}}', "provenance.data.test is 'x.spacy', not an object"),
+        (None, "no such metrics file"),  # already a clean error (Errno 2 and the path): kept for the message
+    ],
+)
+def test_a_metrics_file_that_is_not_evaluates_is_an_error_naming_it(blank_pipeline, tmp_path, content, message):
+    from test_cli_errors import assert_clean_error
+
+    metrics = tmp_path / "metrics.json"
+    if content is not None:
+        metrics.write_text(content, encoding="utf8")
+    result = run_package(blank_pipeline, tmp_path / "out", "--encoder", "cnn", "--corpus", "x", "--metrics", metrics)
+    assert_clean_error(result, metrics)
+    assert f"{metrics}: {message}" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_threshold_the_tagger_refuses_names_the_metrics_file(tmp_path):
+    from test_cli_errors import assert_clean_error, untrained_pipeline
+
+    pipeline = untrained_pipeline(tmp_path)
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text(json.dumps({"threshold": {"policy": "dev", "value": 5.0}}), encoding="utf8")
+    result = run_package(pipeline, tmp_path / "out", "--encoder", "cnn", "--corpus", "x", "--metrics", metrics)
+    assert_clean_error(result, metrics)
+    assert f"{metrics}: threshold:" in result.stderr
+
+
+def test_a_folder_spacy_cannot_load_is_an_error_naming_it(blank_pipeline, tmp_path):
+    from test_cli_errors import assert_clean_error
+
+    broken = tmp_path / "broken"
+    shutil.copytree(blank_pipeline, broken)
+    (broken / "config.cfg").write_text("Paciente com dor no peito [[\n", encoding="utf8")
+    result = run_package(broken, tmp_path / "out", "--encoder", "cnn", "--corpus", "x")
+    assert_clean_error(result, broken)
+    assert f"{broken}: not a pipeline spaCy can load (ConfigValidationError: Config validation error" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--version", "abc"], "package version 'abc' is not a version number such as 0.1.0 (PEP 440)"),
+        # the version names the package folder, which is removed when it exists (an earlier build): here ../victim
+        (["--version", "1.0/../../victim"], "package version '1.0/../../victim' is not a version number"),
+        # setuptools drops non-ASCII letters: the wheel was pt_o, which spacy.load("pt_ção") cannot find
+        (["--name", "pt_ção"], "package name 'pt_ção' must start with 'pt_' and go on with lower-case ASCII"),
+    ],
+)
+def test_version_and_name_are_checked_before_anything_is_built(blank_pipeline, tmp_path, option, message):
+    from test_cli_errors import assert_clean_error
+
+    (tmp_path / "out" / "pt_clinical_cnn-1.0").mkdir(parents=True)  # an earlier build
+    (tmp_path / "victim").mkdir()
+    (tmp_path / "victim" / "notes.txt").write_text("keep me", encoding="utf8")
+    result = run_package(blank_pipeline, tmp_path / "out", "--encoder", "cnn", "--corpus", "x", *option)
+    assert_clean_error(result)
+    assert f"error: {message}" in result.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["pt_clinical_cnn-1.0"]
+    assert (tmp_path / "victim" / "notes.txt").read_text(encoding="utf8") == "keep me"
+
+
+def test_an_output_that_is_a_file_is_an_error_naming_it(blank_pipeline, tmp_path):
+    from test_cli_errors import assert_clean_error
+
+    blocker = tmp_path / "packages"
+    blocker.write_text("", encoding="utf8")
+    result = run_package(blank_pipeline, blocker, "--encoder", "cnn", "--corpus", "x")
+    assert_clean_error(result, blocker)
+    assert f"{blocker}: is a file, not a folder for the package" in result.stderr

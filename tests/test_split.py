@@ -192,3 +192,86 @@ def test_split_command_is_reproducible_and_reports_errors(docs, tmp_path):
     assert outputs[0]["method"] == "iterative"
     bad = runner.invoke(app, [str(corpus), str(tmp_path / "c"), "--ratios", "0.5,0.2,0.2"])
     assert bad.exit_code == 1 and "sum to 1" in bad.output
+
+
+# --- bad input: `error: <file>: ...`, exit 1, never a traceback ---------------------------------------------
+
+
+def run_split(*args):
+    from spacy_clinical_pt.cli import app
+
+    return CliRunner().invoke(app, ["split", *map(str, args)], catch_exceptions=False)
+
+
+@pytest.fixture
+def corpus_file(docs, tmp_path):
+    from spacy.tokens import DocBin
+
+    path = tmp_path / "corpus.spacy"
+    DocBin(store_user_data=True, docs=docs).to_disk(path)
+    return path
+
+
+def test_an_output_folder_that_cannot_be_made_is_an_error_naming_it(corpus_file, tmp_path):
+    from test_cli_errors import assert_clean_error
+
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a folder", encoding="utf8")
+    result = run_split(corpus_file, blocker, "--method", "random")
+    assert_clean_error(result, blocker)
+    assert f"cannot write the split into {blocker}: it is a file, not a folder" in result.stderr
+    result = run_split(corpus_file, blocker / "split", "--method", "random")
+    assert_clean_error(result, blocker / "split")
+    assert "Not a directory" in result.stderr
+    assert blocker.read_text(encoding="utf8") == "not a folder"
+
+
+def test_a_write_that_fails_is_an_error_naming_the_folder(corpus_file, tmp_path, monkeypatch):
+    """A full disk (or a folder this user may not write: the same OSError) while the DocBins are written."""
+    import errno
+
+    from spacy.tokens import DocBin
+    from test_cli_errors import assert_clean_error
+
+    def full_disk(self, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(DocBin, "to_disk", full_disk)
+    result = run_split(corpus_file, tmp_path / "out", "--method", "random")
+    assert_clean_error(result, tmp_path / "out")
+    assert "No space left on device" in result.stderr
+
+
+def test_an_empty_docbin_or_one_without_spans_is_an_error_naming_the_file(corpus_file, tmp_path):
+    from spacy.tokens import DocBin
+    from test_cli_errors import assert_clean_error
+
+    empty, plain = tmp_path / "empty.spacy", tmp_path / "plain.spacy"
+    DocBin().to_disk(empty)
+    DocBin(docs=[spacy.blank("pt")("sem entidades")]).to_disk(plain)
+    for path, message in ((empty, "the DocBin holds no documents"), (plain, "no document has spans under key 'sc'")):
+        result = run_split(path, tmp_path / "out")
+        assert_clean_error(result, path)
+        assert f"{path}: {message}" in result.stderr
+        # the same for the fixed test set, named as such
+        result = run_split(corpus_file, tmp_path / "out", "--test", path, "--ratios", "0.8", "0.2")
+        assert_clean_error(result, path)
+        assert f"{path} (fixed test set): {message}" in result.stderr
+    # (a missing --test file was already a clean error)
+    result = run_split(corpus_file, tmp_path / "out", "--test", tmp_path / "absent.spacy", "--ratios", "0.8", "0.2")
+    assert_clean_error(result, tmp_path / "absent.spacy")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--ratios", "nan", "0.5", "0.5"], "ratios must be finite numbers, got [nan, 0.5, 0.5]"),
+        (["--order", "0"], "order must be >= 1 (1: labels, 2: label pairs), got 0"),
+    ],
+)
+def test_options_without_meaning_are_refused_before_anything_is_written(corpus_file, tmp_path, option, message):
+    """nan passed every comparison of the ratio check (and split.json got NaN, which is not JSON); order 0 was run."""
+    result = run_split(corpus_file, tmp_path / "out", *option)
+    assert result.exit_code == 1 and f"error: {message}" in result.stderr
+    assert not (tmp_path / "out").exists()

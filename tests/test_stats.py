@@ -137,3 +137,74 @@ def test_stats_command_reads_a_docbin_and_prints_json(tmp_path):
     assert table.exit_code == 0 and "mean tokens" in table.output
     missing = CliRunner().invoke(app, [str(tmp_path / "absent.spacy")])
     assert missing.exit_code == 1 and "absent.spacy" in missing.output
+
+
+# --- bad input: `error: <file>: ...`, exit 1, never a traceback ---------------------------------------------
+
+
+def run_stats(*args):
+    from spacy_clinical_pt.cli import app
+
+    return CliRunner().invoke(app, ["stats", *map(str, args)], catch_exceptions=False)
+
+
+def damaged_docbin(path, change) -> None:
+    """A DocBin of `build()` whose msgpack content `change(content)` alters (what a damaged copy looks like)."""
+    import zlib
+
+    import srsly
+
+    content = srsly.msgpack_loads(zlib.decompress(DocBin(store_user_data=True, docs=build()).to_bytes()))
+    change(content)
+    path.write_bytes(zlib.compress(srsly.msgpack_dumps(content)))
+
+
+def test_a_damaged_docbin_names_the_file_and_the_document(tmp_path):
+    from test_cli_errors import assert_clean_error
+
+    path = tmp_path / "damaged.spacy"
+    # Token counts of zero: the spans point past the end of each document (spaCy builds spans only when read).
+    damaged_docbin(path, lambda content: content.update(lengths=bytes(len(content["lengths"]))))
+    result = run_stats(path)
+    assert_clean_error(result, path)
+    assert "damaged.spacy: document 1: not a valid spaCy Doc, the DocBin is damaged (IndexError: [E035]" in result.stderr
+
+    damaged_docbin(path, lambda content: content.update(span_groups=[b"\x00garbage"] * 3))
+    result = run_stats(path)
+    assert_clean_error(result, path)
+    assert "document 1: not a valid spaCy Doc" in result.stderr
+
+
+@pytest.mark.parametrize("content", [b"", b"Paciente com dor no peito.\n", b'{"text": "x", "spans": []}', "truncated"])
+def test_a_file_that_is_not_a_docbin_names_the_file(tmp_path, content):
+    """Already a clean error before: kept because `read_docs` now reads the bytes itself."""
+    from test_cli_errors import assert_clean_error
+
+    path = tmp_path / "corpus.spacy"
+    if content == "truncated":
+        whole = DocBin(store_user_data=True, docs=build()).to_bytes()
+        content = whole[: len(whole) // 2]
+    path.write_bytes(content)
+    result = run_stats(path)
+    assert_clean_error(result, path)
+    assert f"{path}: not a spaCy DocBin file (ValueError: [E1014]" in result.stderr
+
+
+def test_an_empty_docbin_a_folder_or_a_wrong_key_is_an_error_naming_the_file(tmp_path):
+    from test_cli_errors import assert_clean_error
+
+    empty = tmp_path / "empty.spacy"
+    DocBin().to_disk(empty)
+    result = run_stats(empty)  # was: a table of zeros, exit 0
+    assert_clean_error(result, empty)
+    assert f"{empty}: the DocBin holds no documents" in result.stderr
+
+    result = run_stats(tmp_path)
+    assert_clean_error(result, tmp_path)
+    assert "is a folder, not a DocBin file" in result.stderr
+
+    corpus = tmp_path / "corpus.spacy"
+    DocBin(store_user_data=True, docs=build()).to_disk(corpus)
+    result = run_stats(corpus, "--spans-key", "ents")
+    assert_clean_error(result, corpus)
+    assert f"{corpus}: no document has spans under key 'ents' (keys present: ['sc'])" in result.stderr

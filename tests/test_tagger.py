@@ -7,7 +7,8 @@ from spacy.tokens import Doc, Span
 from spacy.training import Example
 
 from clinical_notes import SMALL_TAGGER_MODEL
-from spacy_clinical_pt.tagger import ClinicalTagger, best_non_overlapping
+from spacy_clinical_pt.metrics import token_label_matrix, token_metrics
+from spacy_clinical_pt.tagger import ClinicalTagger, best_non_overlapping, clinical_tagger_score
 
 # Short hand-written notes; Anatomia sits inside Problema, as in NestedClinBr.
 NOTES = [
@@ -155,6 +156,47 @@ def test_scores_report_span_and_token_level_f1(trained):
     # 13 Problema tokens and 5 Anatomia tokens in gold; only the Problema ones are found.
     assert scores["spans_sc_token_micro_r"] == pytest.approx(17 / 23)
     assert scores["spans_sc_token_macro_f"] == pytest.approx(0.5)
+
+
+def scored_example(text, gold, pred):
+    """An Example whose reference holds the `gold` spans and whose prediction holds `pred`, in doc.spans["sc"]."""
+    nlp = spacy.blank("pt")
+    reference, predicted = nlp.make_doc(text), nlp.make_doc(text)
+    reference.spans["sc"] = [Span(reference, s, e, label=label) for s, e, label in gold]
+    predicted.spans["sc"] = [Span(predicted, s, e, label=label) for s, e, label in pred]
+    return Example(predicted, reference)
+
+
+def test_scorer_leaves_whitespace_tokens_out_as_evaluate_does():
+    # Tokens: Dor, \n\n, no, peito, . ; gold Problema over "Dor \n\n no peito", predicted around the "\n\n".
+    gold, pred = [(0, 4, "Problema")], [(0, 1, "Problema"), (2, 4, "Problema")]
+    example = scored_example("Dor\n\nno peito .", gold, pred)
+    assert example.predicted[1].is_space
+    scores = clinical_tagger_score([example], labels=["Problema"])
+    # Every real token is found: the whitespace token is not a miss.
+    assert scores["spans_sc_token_micro_p"] == 1.0 and scores["spans_sc_token_micro_r"] == 1.0
+    # The same figures as evaluate's: metrics.token_metrics on metrics.token_label_matrix.
+    space = numpy.array([t.is_space for t in example.predicted])
+    expected = token_metrics(
+        token_label_matrix(gold, space, ["Problema"]), token_label_matrix(pred, space, ["Problema"]), ["Problema"]
+    )
+    assert scores["spans_sc_token_micro_f"] == expected["micro"]["f1"] == 1.0
+
+
+def test_scorer_macro_averages_every_label_of_the_component():
+    # Anatomia has no gold and no predicted token: it counts 0, so macro F1 is 0.5 (evaluate's rule), not 1.0.
+    example = scored_example("Dor no peito .", [(0, 3, "Problema")], [(0, 3, "Problema")])
+    scores = clinical_tagger_score([example], labels=LABELS)
+    assert scores["spans_sc_token_micro_f"] == 1.0
+    assert scores["spans_sc_token_macro_f"] == pytest.approx(0.5)
+    assert scores["spans_sc_token_per_type"]["Anatomia"] == {"p": 0.0, "r": 0.0, "f": 0.0}
+
+
+def test_scorer_scores_one_label_on_its_positive_class():
+    example = scored_example("Dor no peito .", [(0, 3, "Problema")], [(0, 1, "Problema")])
+    scores = clinical_tagger_score([example], labels=["Problema"])
+    assert scores["spans_sc_token_micro_p"] == 1.0
+    assert scores["spans_sc_token_micro_r"] == pytest.approx(1 / 3)
 
 
 def test_loss_gradient_matches_finite_differences():

@@ -1,17 +1,24 @@
 """Across runs: mean ± standard deviation over seeds (the paper's Table 6), and model comparison with tests.
 
 Both commands read the `metrics.json` (and `pr_curves.csv`) that `spacy-clinical-pt evaluate` wrote in each run
-folder. A run is identified by its model name (`provenance.label`, set with `evaluate --label`), its corpus
-(`provenance.corpus`), its annotation scheme and its threshold policy. Runs with different threshold policies are
-never pooled: an oracle threshold (chosen on the test set) is optimistic and must not mix with honest runs.
+folder; the token-level figures follow the one rule of `metrics` (whitespace tokens left out, macro over every
+label). A run is identified by its model name (`provenance.label`, set with `evaluate --label`), its corpus
+(`provenance.corpus`), the pipeline that ran (`pipeline_setup.name`: the tagger's scheme, "BIOE + spancat" when a
+span classifier decides on its proposals, "spans" for other span output; runs written before evaluate recorded
+it: their scheme) and its threshold policy. Runs with different threshold policies are never pooled: an oracle
+threshold (chosen on the test set) is optimistic and must not mix with honest runs.
 
-- `aggregate RUN_DIRS... --output DIR`: per (model, corpus, scheme, policy), the mean and sample standard
+- `aggregate RUN_DIRS... --output DIR`: per (model, corpus, pipeline, policy), the mean and sample standard
   deviation (ddof=1) of every headline metric over the runs (training seeds and/or split seeds):
   `aggregate.md` (Table 6 layout), `aggregate.csv`, `aggregate.json`.
 - `compare RUN_DIRS... --output DIR`: a Friedman test across models over per-label F1 (the blocks: every label
-  of every corpus, scheme and replicate that all models share), pairwise Wilcoxon signed-rank post-tests with
-  Holm's correction (as the BioBERTpt paper), `table5.md`/`.csv` (rows models, columns IO/BIO x macro/micro F1
-  per corpus, the paper's Table 5), and `pr_combined.png`/`.csv` (micro-averaged PR curves of every model).
+  of every corpus, token matrix and replicate that all models share), pairwise Wilcoxon signed-rank post-tests
+  with Holm's correction (as the BioBERTpt paper), `table5.md`/`.csv` (rows models, columns macro/micro F1 per
+  corpus and pipeline present, the paper's Table 5), and `pr_combined.png`/`.csv` (micro-averaged PR curves of
+  every model).
+
+A missing or unreadable metrics.json or pr_curves.csv, or an output folder that cannot be written, is an
+`error:` line naming the file, and exit code 1.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from scipy import stats
 
 from .evaluate import label_matrix_name, write_csv
 from .plots import plot_combined_pr
+from .schemes import SCHEMES
 
 # The headline metrics of a run: name -> path in metrics.json ("{scheme}" is the run's token matrix).
 HEADLINE = {
@@ -68,8 +76,14 @@ class Run(dict):
 
     @property
     def scheme(self) -> str:
-        # Span-only pipelines (LLMs, spancat) are scored on the IO matrix, so they sit in the IO columns.
+        """The token matrix of the figures: the tagger's scheme, or IO for span output (span classifiers, LLMs)."""
         return str(self.get("scheme") or "IO")
+
+    @property
+    def pipeline(self) -> str:
+        """The pipeline that ran ("BIOE", "BIOE + spancat", "spans"); the scheme for runs that do not say."""
+        setup = self.get("pipeline_setup")
+        return str((setup.get("name") if isinstance(setup, dict) else None) or self.scheme)
 
     @property
     def policy(self) -> str:
@@ -81,24 +95,34 @@ class Run(dict):
 
 
 def load_run(run_dir: str | Path, group_by: str = "label") -> Run:
-    """Read `run_dir/metrics.json`. group_by: "label" (provenance label) or "parent" (the folder above run_dir)."""
+    """Read `run_dir/metrics.json`. group_by: "label" (provenance label) or "parent" (the folder above run_dir).
+
+    Raises FileNotFoundError or ValueError, naming the file, for a missing, unreadable or malformed one.
+    """
     run_dir = Path(run_dir)
     path = run_dir / "metrics.json" if run_dir.is_dir() else run_dir
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir}: no metrics.json (run `spacy-clinical-pt evaluate ... --output {run_dir}`)")
     try:
-        run = Run(json.loads(path.read_text(encoding="utf8")))
+        data = json.loads(path.read_text(encoding="utf8"))
     except json.JSONDecodeError as err:
         raise ValueError(f"{path}: not valid JSON (line {err.lineno})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a UTF-8 text file; is it a metrics.json written by `evaluate`?") from None
+    except OSError as err:
+        raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: holds a JSON {type(data).__name__}, not the object `evaluate` writes")
     for key in ("token", "entity", "threshold"):
-        if key not in run:
+        if not isinstance(data.get(key), dict):
             raise ValueError(f"{path}: no '{key}' section; is it a metrics.json written by `evaluate`?")
+    run = Run(data)
     run["run_dir"] = str(path.parent)
     if group_by == "parent":
         run["_model"] = path.parent.parent.name
     else:
-        prov = run.get("provenance", {})
-        run["_model"] = prov.get("label") or prov.get("pipeline", {}).get("name") or path.parent.name
+        prov = run.get("provenance") if isinstance(run.get("provenance"), dict) else {}
+        run["_model"] = prov.get("label") or (prov.get("pipeline") or {}).get("name") or path.parent.name
     return run
 
 
@@ -131,19 +155,21 @@ def mean_sd(values: Sequence[Optional[float]]) -> tuple[Optional[float], Optiona
 
 
 def aggregate_runs(runs: Sequence[Run]) -> list[dict[str, Any]]:
-    """Mean and sd of every headline metric per (model, corpus, scheme, policy), in first-seen order.
+    """Mean and sd of every headline metric per (model, corpus, pipeline, policy), in first-seen order.
 
-    RETURNS: rows {"model", "corpus", "scheme", "policy", "runs", "seeds", "<metric>_mean", "<metric>_sd"}.
+    RETURNS: rows {"model", "corpus", "pipeline", "token_matrix", "policy", "runs", "seeds", "<metric>_mean",
+        "<metric>_sd"}; token_matrix: the matrix of the token figures (the tagger's scheme, or IO for span output).
     """
     groups: dict[tuple[str, str, str, str], list[Run]] = {}
     for run in runs:
-        groups.setdefault((run.model, run.corpus, run.scheme, run.policy), []).append(run)
+        groups.setdefault((run.model, run.corpus, run.pipeline, run.policy), []).append(run)
     rows = []
-    for (model, corpus, scheme, policy), members in groups.items():
+    for (model, corpus, pipeline, policy), members in groups.items():
         row: dict[str, Any] = {
             "model": model,
             "corpus": corpus,
-            "scheme": scheme,
+            "pipeline": pipeline,
+            "token_matrix": members[0].scheme,  # one per pipeline
             "policy": policy,
             "runs": len(members),
             "seeds": " ".join(str(r.seed) for r in members if r.seed is not None),
@@ -162,6 +188,11 @@ def _pm(mean: Optional[float], sd: Optional[float]) -> str:
     return f"{mean:.4f} (± {sd:.4f})" if sd is not None else f"{mean:.4f} (single run)"
 
 
+TOKEN_NOTE = (
+    "Token-level F1 over the token x label matrix (spaCy tokens, whitespace excluded; macro over every label, one "
+    "without gold or predicted tokens counting 0). A tagger is scored on its own columns (BIO/BIOE: B/I(/E), as "
+    "the paper); span output (a span classifier deciding, e.g. `BIOE + spancat`; LLMs: `spans`) on the IO matrix."
+)
 POLICY_NOTE = {
     "oracle": "threshold chosen on the test set, as in the paper: optimistic",
     "dev": "threshold chosen on dev, applied to test",
@@ -171,23 +202,22 @@ POLICY_NOTE = {
 
 
 def render_aggregate(rows: Sequence[Mapping[str, Any]]) -> str:
-    """aggregate.md: per corpus, rows (model, scheme, policy) with macro and micro F1 mean (± sd), as Table 6."""
+    """aggregate.md: per corpus, rows (model, pipeline, policy) with macro and micro F1 mean (± sd), as Table 6."""
     lines = ["# Mean (± sample standard deviation) over runs", ""]
     lines += [
-        "Token-level F1 over the token x label matrix (spaCy tokens, whitespace excluded); BIO uses its B/I "
-        "columns as the paper. Entity strict micro F1 beside it. sd is the sample standard deviation (ddof=1).",
+        f"{TOKEN_NOTE} Entity strict micro F1 beside it. sd is the sample standard deviation (ddof=1).",
         "",
     ]
     for corpus in dict.fromkeys(r["corpus"] for r in rows):
         lines += [f"## {corpus}", ""]
         lines += [
-            "| model | scheme | threshold policy | runs | Macro F1-score (± std) | Micro F1-score (± std) "
+            "| model | pipeline | threshold policy | runs | Macro F1-score (± std) | Micro F1-score (± std) "
             "| Entity strict micro F1 (± std) |",
             "|---|---|---|---|---|---|---|",
         ]
         for r in (r for r in rows if r["corpus"] == corpus):
             lines.append(
-                f"| {r['model']} | {r['scheme']} | {r['policy']} ({POLICY_NOTE.get(r['policy'], r['policy'])}) "
+                f"| {r['model']} | {r['pipeline']} | {r['policy']} ({POLICY_NOTE.get(r['policy'], r['policy'])}) "
                 f"| {r['runs']} | {_pm(r['token_macro_f1_mean'], r['token_macro_f1_sd'])} "
                 f"| {_pm(r['token_micro_f1_mean'], r['token_micro_f1_sd'])} "
                 f"| {_pm(r['strict_micro_f1_mean'], r['strict_micro_f1_sd'])} |"
@@ -214,22 +244,37 @@ def aggregate_command(
 ) -> None:
     """Mean ± standard deviation of each model's metrics over seeds (the paper's Table 6)."""
     try:
-        runs = _load_runs(run_dirs, group_by.value)
+        rows = aggregate_runs(_load_runs(run_dirs, group_by.value))
+        _write(output, {"aggregate.md": render_aggregate(rows), "aggregate.json": json.dumps(rows, indent=2)})
+        _write_csv(rows, output / "aggregate.csv")
     except (FileNotFoundError, ValueError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=1) from None
-    rows = aggregate_runs(runs)
-    output.mkdir(parents=True, exist_ok=True)
-    (output / "aggregate.md").write_text(render_aggregate(rows), encoding="utf8")
-    write_csv(rows, output / "aggregate.csv")
-    (output / "aggregate.json").write_text(json.dumps(rows, indent=2), encoding="utf8")
     for r in rows:
         typer.echo(
-            f"{r['model']} {r['corpus']} {r['scheme']} {r['policy']} (n={r['runs']}): "
+            f"{r['model']} {r['corpus']} {r['pipeline']} {r['policy']} (n={r['runs']}): "
             f"macro F1 {_pm(r['token_macro_f1_mean'], r['token_macro_f1_sd'])}, "
             f"micro F1 {_pm(r['token_micro_f1_mean'], r['token_micro_f1_sd'])}"
         )
     typer.echo(f"wrote {output / 'aggregate.md'}, aggregate.csv, aggregate.json")
+
+
+def _write(output: Path, texts: Mapping[str, str]) -> None:
+    """Write each name -> text into the folder `output` (created); a ValueError naming what cannot be written."""
+    try:
+        output.mkdir(parents=True, exist_ok=True)
+        for name, text in texts.items():
+            (output / name).write_text(text, encoding="utf8")
+    except OSError as err:
+        raise ValueError(f"{output}: cannot write the results there ({err.strerror or err})") from None
+
+
+def _write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """`evaluate.write_csv`, with a ValueError naming the file when it cannot be written."""
+    try:
+        write_csv(rows, path)
+    except OSError as err:
+        raise ValueError(f"{path}: cannot be written ({err.strerror or err})") from None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -342,8 +387,15 @@ def label_blocks(runs: Sequence[Run], metric: str = "token") -> tuple[dict[str, 
     return {model: [blocks[k] for k in keys] for model, blocks in by_model.items()}, keys
 
 
+def _pipeline_order(name: str) -> tuple[int, str]:
+    """Table 5's column order: by the tagger's scheme (IO, BIO, BIOE), then the rest by name."""
+    base = name.split(" + ")[0]
+    return (SCHEMES.index(base) if base in SCHEMES else len(SCHEMES), name)
+
+
 def table5(runs: Sequence[Run]) -> tuple[list[str], list[list[Any]]]:
-    """The paper's Table 5: rows models, per corpus Macro F1 (IO, BIO) and Micro F1 (IO, BIO), means over runs.
+    """The paper's Table 5: rows models; per corpus Macro F1 then Micro F1 of every pipeline present in that corpus
+    (the paper's IO and BIO, BIOE, "BIOE + spancat", "spans"...), means over runs.
 
     RETURNS: (header, rows); a missing cell is None.
     """
@@ -351,35 +403,35 @@ def table5(runs: Sequence[Run]) -> tuple[list[str], list[list[Any]]]:
     models = list(dict.fromkeys(r.model for r in runs))
     cells: dict[tuple, list[Run]] = defaultdict(list)
     for run in runs:
-        cells[(run.model, run.corpus, run.scheme)].append(run)
-    header = ["model"] + [f"{c} {avg} F1 {s}" for c in corpora for avg in ("macro", "micro") for s in ("IO", "BIO")]
+        cells[(run.model, run.corpus, run.pipeline)].append(run)
+    columns = [
+        (corpus, average, pipeline)
+        for corpus in corpora
+        for average in ("macro", "micro")
+        for pipeline in sorted({r.pipeline for r in runs if r.corpus == corpus}, key=_pipeline_order)
+    ]
+    header = ["model"] + [f"{corpus} {average} F1 {pipeline}" for corpus, average, pipeline in columns]
     rows = []
     for model in models:
         row: list[Any] = [model]
-        for corpus in corpora:
-            for average in ("macro", "micro"):
-                for scheme in ("IO", "BIO"):
-                    members = cells.get((model, corpus, scheme), [])
-                    mean, _, _ = mean_sd([headline(r)[f"token_{average}_f1"] for r in members])
-                    row.append(mean)
+        for corpus, average, pipeline in columns:
+            members = cells.get((model, corpus, pipeline), [])
+            mean, _, _ = mean_sd([headline(r)[f"token_{average}_f1"] for r in members])
+            row.append(mean)
         rows.append(row)
     return header, rows
 
 
 def render_table5(header: Sequence[str], rows: Sequence[Sequence[Any]], policies: Sequence[str], runs: int) -> str:
-    corpora = list(dict.fromkeys(h.split(" ")[0] for h in header[1:]))
+    """table5.md: the `table5` header and rows, "—" where a model has no run, and what the figures are."""
     lines = ["# Benchmark (Table 5 layout)", ""]
-    cells = (f"{c} Macro F1 IO | {c} Macro F1 BIO | {c} Micro F1 IO | {c} Micro F1 BIO" for c in corpora)
-    top = "| Model | " + " | ".join(cells) + " |"
-    lines += [top, "|" + "---|" * (len(header))]
+    lines += ["| Model | " + " | ".join(header[1:]) + " |", "|" + "---|" * len(header)]
     for row in rows:
         lines.append("| " + " | ".join([str(row[0])] + ["—" if v is None else f"{v:.4f}" for v in row[1:]]) + " |")
     notes = "; ".join(f"{p}: {POLICY_NOTE.get(p, p)}" for p in policies)
     lines += [
         "",
-        f"Token-level F1 over the token x label matrix (spaCy tokens, whitespace excluded); each cell is the mean "
-        f"over that model's runs ({runs} runs in all). BIO uses its B/I columns, as the paper. Span-only "
-        f"pipelines (LLMs) sit in the IO columns. Threshold policy: {notes}.",
+        f"{TOKEN_NOTE} Each cell is the mean over that model's runs ({runs} runs in all). Threshold policy: {notes}.",
         "",
     ]
     return "\n".join(lines)
@@ -422,14 +474,9 @@ def combined_pr(runs: Sequence[Run]) -> tuple[dict[str, tuple[list[float], list[
         path = Path(run["run_dir"]) / "pr_curves.csv"
         if not path.is_file():
             continue
-        with open(path, encoding="utf8") as handle:
-            points = {
-                float(r["threshold"]): (float(r["recall"]), float(r["precision"]))
-                for r in csv.DictReader(handle)
-                if r["series"] == "micro"
-            }
+        points = micro_pr_points(path)
         if points:
-            grouped[f"{run.model} ({run.scheme}, {run.corpus})"].append(points)
+            grouped[f"{run.model} ({run.pipeline}, {run.corpus})"].append(points)
     curves, rows = {}, []
     for name, members in grouped.items():
         thresholds = sorted(set.intersection(*(set(m) for m in members)))
@@ -441,6 +488,27 @@ def combined_pr(runs: Sequence[Run]) -> tuple[dict[str, tuple[list[float], list[
             for t, r, p in zip(thresholds, recall, precision)
         ]
     return curves, rows
+
+
+def micro_pr_points(path: Path) -> dict[float, tuple[float, float]]:
+    """threshold -> (recall, precision) of the micro series of a `pr_curves.csv`; a ValueError naming the file and
+    the line for one that `evaluate` did not write."""
+    try:
+        handle = open(path, encoding="utf8", newline="")
+    except OSError as err:
+        raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
+    points = {}
+    with handle:
+        reader = csv.DictReader(handle)
+        try:
+            for row in reader:
+                if row.get("series") == "micro":
+                    points[float(row["threshold"])] = (float(row["recall"]), float(row["precision"]))
+        except (KeyError, TypeError, ValueError, csv.Error) as err:
+            raise ValueError(
+                f"{path}: not a pr_curves.csv written by `evaluate` (line {reader.line_num}: {type(err).__name__})"
+            ) from None
+    return points
 
 
 class PerLabelMetric(str, Enum):
@@ -484,26 +552,28 @@ def compare_command(
                 "are scored in IO): compare them with IO runs of the tagger"
             )
         result = friedman_wilcoxon(scores, alpha)
+        result.update(metric=metric.value, blocks=[list(k) for k in keys], scores=scores)
+        header, rows = table5(runs)
+        curves, curve_rows = combined_pr(runs)
+        _write(
+            output,
+            {
+                "table5.md": render_table5(header, rows, policies, len(runs)),
+                "stats.json": json.dumps(result, indent=2),
+                "stats.md": render_stats(result, metric.value, len(keys)),
+            },
+        )
+        _write_csv([dict(zip(header, row)) for row in rows], output / "table5.csv")
+        written = ["table5.md", "table5.csv", "stats.json", "stats.md"]
+        if curves:
+            _write_csv(curve_rows, output / "pr_combined.csv")
+            notes = "; ".join(POLICY_NOTE.get(p, p) for p in policies)
+            subtitle = f"token level, micro-averaged; thresholds 0.01-0.99; {notes}"
+            plot_combined_pr(curves, output / "pr_combined.png", "Precision-recall of the compared models", subtitle)
+            written += ["pr_combined.csv", "pr_combined.png"]
     except (FileNotFoundError, ValueError) as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=1) from None
-    output.mkdir(parents=True, exist_ok=True)
-    header, rows = table5(runs)
-    (output / "table5.md").write_text(render_table5(header, rows, policies, len(runs)), encoding="utf8")
-    write_csv([dict(zip(header, row)) for row in rows], output / "table5.csv")
-    result["metric"] = metric.value
-    result["blocks"] = [list(k) for k in keys]
-    result["scores"] = scores
-    (output / "stats.json").write_text(json.dumps(result, indent=2), encoding="utf8")
-    (output / "stats.md").write_text(render_stats(result, metric.value, len(keys)), encoding="utf8")
-    curves, curve_rows = combined_pr(runs)
-    written = ["table5.md", "table5.csv", "stats.json", "stats.md"]
-    if curves:
-        write_csv(curve_rows, output / "pr_combined.csv")
-        notes = "; ".join(POLICY_NOTE.get(p, p) for p in policies)
-        subtitle = f"token level, micro-averaged; thresholds 0.01-0.99; {notes}"
-        plot_combined_pr(curves, output / "pr_combined.png", "Precision-recall of the compared models", subtitle)
-        written += ["pr_combined.csv", "pr_combined.png"]
     f = result["friedman"]
     typer.echo(f"Friedman chi2 = {f['statistic']:.4f}, p = {f['pvalue']:.4g} over {len(keys)} blocks")
     for row in result["pairwise"]:

@@ -10,12 +10,21 @@ Where things live on a built `Doc`:
 - `doc.user_data["clinical_pt"]`: `{"doc_id": str, "entities": {id: {"label", "start", "end",
   "fragments", "attributes"}}}`, the source annotation at character level, so that export gives back
   exactly what was read (discontinuous fragments, extra fields such as ER_NER's `Polaridade`).
+
+What the builder checks for every format (strict mode raises `ConversionError`, lenient mode reports and
+goes on): a label is a non-empty string (a number or a bool is refused: spaCy would read an int label as a
+string hash; lenient mode drops the entity); offsets are integers, not bools; a repeated entity id gets a
+fresh id (repaired); an attribute that msgpack cannot store in the DocBin (an integer beyond 64 bits, nesting
+deeper than `MAX_ATTRIBUTE_DEPTH`, a value JSON cannot hold) is dropped from its entity; lone surrogates
+(half of a UTF-16 pair, which JSON can escape) in any string are replaced by U+FFFD, offsets unchanged
+(repaired); a text longer than the tokenizer's `max_length` is a record error.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +37,11 @@ USER_DATA_KEY = "clinical_pt"
 DiscontinuousMode = Literal["covering", "fragments"]
 AlignmentMode = Literal["expand", "contract"]
 EXCERPT_CHARS = 40  # clinical text in messages is limited to a short excerpt
+# Attributes are stored in doc.user_data, which DocBin writes with msgpack: its integers are 64-bit and it
+# refuses nesting deeper than 512 levels. No real annotation nests attributes anywhere near this deep.
+MAX_ATTRIBUTE_DEPTH = 32
+INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Entity(NamedTuple):
@@ -67,6 +81,30 @@ def excerpt(text: str, start: int = 0, end: int | None = None) -> str:
     """A short, single-line excerpt of `text[start:end]` for messages (clinical text stays out of logs)."""
     piece = text[start:end].replace("\r", "\\r").replace("\n", "\\n")
     return piece if len(piece) <= EXCERPT_CHARS else piece[: EXCERPT_CHARS - 3] + "..."
+
+
+def describe(value: Any) -> str:
+    """A short description of a value read from a file, for messages: a scalar's repr (excerpt), else its type."""
+    if isinstance(value, int) and abs(value) >= 10**EXCERPT_CHARS:
+        return "a very long integer"  # repr would exceed the excerpt, or Python's digit limit
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return excerpt(repr(value))
+    return f"a {type(value).__name__}"  # never repr: a container may hold text, or nest too deep to print
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """`text` with its whitespace runs (newlines too) made single spaces, cut to `limit` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_error(error: BaseException) -> str:
+    """`Type: message` of an exception from a library, on one line and at most 200 characters of message.
+
+    For errors of msgpack, zlib, spaCy or the config system: they name offsets, lengths and settings, not note
+    text, but a damaged file can make them long or multi-line.
+    """
+    return f"{type(error).__name__}: {one_line(str(error)) or 'no message'}"
 
 
 @dataclass
@@ -144,21 +182,83 @@ class ConversionReport:
 def validate_entity(entity: Entity, text: str, report: ConversionReport) -> bool:
     """Check offsets and label against the text. Problems go to the report (strict mode raises)."""
     where = entity.origin or "entity"
-    pieces = entity.fragments or ((entity.start, entity.end),)
-    if entity.label is None or not str(entity.label).strip():
-        report.drop(where, f"empty or null label at offsets {entity.start}-{entity.end}")
+    label = entity.label
+    if label is None or (isinstance(label, str) and not label.strip()):
+        report.drop(where, f"empty or null label at offsets {describe(entity.start)}-{describe(entity.end)}")
         return False
-    for start, end in pieces:
-        if not (isinstance(start, int) and isinstance(end, int)):
-            report.drop(where, f"offsets are not integers: {start!r}-{end!r}")
+    if not isinstance(label, str):
+        shown = f" {describe(label)}" if isinstance(label, (int, float)) else ""
+        report.drop(where, f"the label must be a non-empty string, found {type(label).__name__}{shown}")
+        return False
+    for start, end in ((entity.start, entity.end), *entity.fragments):
+        if not (_is_int(start) and _is_int(end)):
+            report.drop(where, f"offsets are not integers: {describe(start)}-{describe(end)}")
             return False
         if start < 0 or end > len(text):
-            report.drop(where, f"offsets {start}-{end} beyond the text (length {len(text)})")
+            report.drop(where, f"offsets {describe(start)}-{describe(end)} beyond the text (length {len(text)})")
             return False
         if start >= end:
             report.drop(where, f"start {start} is not before end {end}")
             return False
     return True
+
+
+def _is_int(value: Any) -> bool:
+    """An integer offset: `True` is an int in Python, but never an offset."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def without_surrogates(value: str) -> str:
+    """`value` with every lone surrogate replaced by U+FFFD (one character for one: offsets stay valid)."""
+    return value if value.isascii() else LONE_SURROGATE.sub("\ufffd", value)
+
+
+class _Unstorable(Exception):
+    """An attribute value that the DocBin cannot store; the message says why."""
+
+
+def storable_attributes(attributes: dict[str, Any], where: str, report: ConversionReport) -> dict[str, Any]:
+    """The attributes msgpack can store: the others dropped (reported), lone surrogates replaced (repaired)."""
+    kept: dict[str, Any] = {}
+    repaired: list[str] = []
+    for name, value in attributes.items():
+        shown = excerpt(name) if isinstance(name, str) else describe(name)
+        fixed = [0]
+        try:
+            if not isinstance(name, str):
+                raise _Unstorable(f"its name is {describe(name)}, not a string")
+            kept[_storable(name, 0, fixed)] = _storable(value, 0, fixed)
+        except _Unstorable as problem:
+            report.drop(where, f"attribute '{shown}' not stored: {problem}")
+            continue
+        if fixed[0]:
+            repaired.append(f"'{shown}'")
+    if repaired:
+        report.repair(where, f"lone surrogates replaced by U+FFFD in attribute {', '.join(repaired)}")
+    return kept
+
+
+def _storable(value: Any, depth: int, fixed: list[int]) -> Any:
+    """`value` as msgpack can store it, or `_Unstorable`; `fixed[0]` counts the strings that were repaired."""
+    if value is None or isinstance(value, (bool, float)):
+        return value
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= UINT64_MAX:
+            raise _Unstorable("an integer beyond the 64-bit range")
+        return value
+    if isinstance(value, str):
+        clean = without_surrogates(value)
+        fixed[0] += clean != value
+        return clean
+    if depth >= MAX_ATTRIBUTE_DEPTH:
+        raise _Unstorable(f"nested deeper than {MAX_ATTRIBUTE_DEPTH} levels")
+    if isinstance(value, (list, tuple)):
+        return [_storable(item, depth + 1, fixed) for item in value]
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) for key in value):
+            raise _Unstorable("a key that is not a string")
+        return {_storable(k, depth + 1, fixed): _storable(v, depth + 1, fixed) for k, v in value.items()}
+    raise _Unstorable(f"{describe(value)} is not a JSON value")
 
 
 def trim_whitespace(text: str, start: int, end: int) -> tuple[int, int]:
@@ -207,15 +307,26 @@ def build_docs(
     if alignment not in ("expand", "contract"):
         raise ValueError(f"alignment must be 'expand' or 'contract', not {alignment!r}")
     for record in records:
+        record = _record_without_surrogates(record, report)
+        if record is None or not _fits_tokenizer(nlp, record, report):
+            continue
         doc = nlp.make_doc(record.text)
         spans: list[Span] = []
         stored: dict[str, dict[str, Any]] = {}
-        source_ids = {entity.id for entity in record.entities if entity.id}
+        entities = [_entity_without_surrogates(entity, report) for entity in record.entities]
+        source_ids = {entity.id for entity in entities if entity.id}
         fresh_ids = (f"E{n}" for n in itertools.count(1) if f"E{n}" not in source_ids)
-        for entity in record.entities:
+        for entity in entities:
             if not validate_entity(entity, record.text, report):
                 continue
             entity_id = entity.id or next(fresh_ids)
+            where = entity.origin or f"{record.origin or record.doc_id} entity {entity_id}"
+            if entity_id in stored:
+                # Two entities under one id would be one in user_data, and export would write one.
+                fresh = next(fresh_ids)
+                report.repair(where, f"duplicate entity id '{excerpt(entity_id)}'; stored as '{fresh}'")
+                entity_id = fresh
+            attributes = storable_attributes(entity.attributes, where, report)
             if entity.fragments and discontinuous == "fragments":
                 pieces = list(entity.fragments)
             elif entity.fragments:
@@ -223,14 +334,13 @@ def build_docs(
             else:
                 pieces = [(entity.start, entity.end)]
             entity_spans = []
-            where = entity.origin or f"{record.origin or record.doc_id} entity {entity_id}"
             for start, end in pieces:
                 trimmed = trim_whitespace(record.text, start, end)
                 if trimmed != (start, end):
                     report.repair(where, f"whitespace trimmed from {start}-{end} to {trimmed[0]}-{trimmed[1]}")
                     start, end = trimmed
                 if start == end:
-                    report.drop(where, f"{entity.label} at {start}-{end} holds only whitespace")
+                    report.drop(where, f"{excerpt(entity.label)} at {start}-{end} holds only whitespace")
                     continue
                 span, exact = align_span(doc, start, end, entity.label, alignment)
                 if not exact:
@@ -238,13 +348,13 @@ def build_docs(
                     if span is None:
                         report.drop(
                             where,
-                            f"{entity.label} at {start}-{end} ('{excerpt(record.text, start, end)}') "
+                            f"{excerpt(entity.label)} at {start}-{end} ('{excerpt(record.text, start, end)}') "
                             f"covers no whole token ({alignment})",
                         )
                         continue
                     report.repair(
                         where,
-                        f"{entity.label} at {start}-{end} ('{excerpt(record.text, start, end)}') "
+                        f"{excerpt(entity.label)} at {start}-{end} ('{excerpt(record.text, start, end)}') "
                         f"moved to token boundaries {span.start_char}-{span.end_char} ({alignment})",
                     )
                 span.id_ = entity_id
@@ -259,7 +369,7 @@ def build_docs(
                 "start": entity.start,
                 "end": entity.end,
                 "fragments": [list(f) for f in entity.fragments],
-                "attributes": dict(entity.attributes),
+                "attributes": attributes,
             }
         spans.sort(key=lambda s: (s.start, s.end, s.label_))
         doc.spans[spans_key] = spans
@@ -268,11 +378,57 @@ def build_docs(
         yield doc
 
 
+def _record_without_surrogates(record: Record, report: ConversionReport) -> Record | None:
+    """The record with lone surrogates replaced in its text and id (repaired); None for a text not a string."""
+    where = record.origin or str(record.doc_id)
+    if not isinstance(record.text, str):
+        report.error(where, f"the text is not a string (found {type(record.text).__name__})")
+        return None
+    text, identifier = without_surrogates(record.text), without_surrogates(str(record.doc_id))
+    if text != record.text or identifier != str(record.doc_id):
+        report.repair(where, "lone surrogates (half of a UTF-16 pair) replaced by U+FFFD; offsets unchanged")
+    return record._replace(text=text, doc_id=identifier)
+
+
+def _fits_tokenizer(nlp: Language, record: Record, report: ConversionReport) -> bool:
+    """False (a record error) for a text over `nlp.max_length`, which `make_doc` and `spacy train` refuse."""
+    if len(record.text) <= nlp.max_length:
+        return True
+    report.error(
+        record.origin or record.doc_id,
+        f"the text has {len(record.text)} characters, over the tokenizer's max_length {nlp.max_length}",
+    )
+    return False
+
+
+def _entity_without_surrogates(entity: Entity, report: ConversionReport) -> Entity:
+    """The entity with lone surrogates replaced in its label and id (repaired)."""
+    changes = {
+        name: without_surrogates(value)
+        for name, value in (("label", entity.label), ("id", entity.id))
+        if isinstance(value, str) and without_surrogates(value) != value
+    }
+    if not changes:
+        return entity
+    report.repair(entity.origin or "entity", f"lone surrogates replaced by U+FFFD in the {' and '.join(changes)}")
+    return entity._replace(**changes)
+
+
+def _stored(doc: Doc) -> dict[str, Any]:
+    """What `build_docs` stored on `doc`; {} for a doc from elsewhere (another tool may use the key otherwise)."""
+    stored = doc.user_data.get(USER_DATA_KEY)
+    return stored if isinstance(stored, dict) else {}
+
+
 def doc_id(doc: Doc) -> str | None:
     """The source document id stored by `build_docs`, or None."""
-    return doc.user_data.get(USER_DATA_KEY, {}).get("doc_id")
+    value = _stored(doc).get("doc_id")
+    return None if value is None else str(value)
 
 
 def entity_attributes(doc: Doc) -> dict[str, dict[str, Any]]:
     """The character-level source annotation stored by `build_docs`, keyed by entity id."""
-    return doc.user_data.get(USER_DATA_KEY, {}).get("entities", {})
+    entities = _stored(doc).get("entities")
+    if not isinstance(entities, dict):
+        return {}
+    return {key: value for key, value in entities.items() if isinstance(value, dict)}

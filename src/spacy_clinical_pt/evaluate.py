@@ -5,10 +5,10 @@
 What is measured (see `metrics` for the definitions):
 - token level, as the paper: the token x label 0/1 matrix (IO columns; BIO/BIOE: its `B-`/`I-`(/`E-`) columns,
   and collapsed to the entity type with the max of the type's column probabilities), micro and macro precision,
-  recall and F1 with scikit-learn, ROC AUC micro and macro, per label. The unit is the spaCy token of the
-  pipeline's tokenizer, and only real tokens count: whitespace tokens (`token.is_space`, e.g. a "\\r\\n") are
-  left out. (The paper's code also scored padding and special positions, about a third of all positions on
-  NestedClinBr.)
+  recall and F1, ROC AUC micro and macro, per label, by the rule of `metrics` that the training scorer shares:
+  the unit is the spaCy token of the pipeline's tokenizer, whitespace tokens (`token.is_space`, e.g. a "\\r\\n")
+  left out; macro over every label (column), one without gold or predicted tokens counting 0. (The paper's code
+  also scored padding and special positions, about a third of all positions on NestedClinBr.)
 - entity level: strict, partial (IoU >= 0.5, same label) and label-agnostic boundaries, one-to-one matching.
 
 Thresholds (for pipelines with a `clinical_tagger`, which stores its probabilities in `doc._.clinical_probs`):
@@ -28,7 +28,13 @@ proposals, `candidates` in metrics.json says how many spans were proposed and ho
 Other span-only pipelines (LLM pipelines: anything writing `doc.spans[key]`) get entity-level metrics and
 token-level metrics of their fixed output.
 
+`pipeline_setup` in metrics.json names what ran, for `aggregate` and `compare`: the tagger's scheme ("BIOE"), a span
+classifier deciding on its proposals ("BIOE + spancat"), a span classifier alone ("spancat"), or other span output
+("spans").
+
 Outputs in `--output`: `metrics.json`, `report.md`, `pr_curves.csv` + `.png`, `roc_curves.csv` + `.png`.
+Bad input (a missing or corrupt file, a pipeline that does not load, a test or dev set without gold spans, an
+output folder that cannot be written) is an `error:` line naming it, and exit code 1.
 """
 
 from __future__ import annotations
@@ -68,14 +74,19 @@ from .metrics import (
     roc_curves,
     select_threshold,
     threshold_array,
+    token_label_matrix,
     token_metrics,
 )
 from .plots import plot_pr_curves, plot_roc_curves
-from .schemes import DEFAULT_THRESHOLD, column_label, columns, decode, encode, label_matrix, label_probabilities
+from .schemes import DEFAULT_THRESHOLD, column_label, columns, decode, label_probabilities
 
 NEEDS_DEV = "threshold policy 'dev' needs a dev set: pass --dev DEV.spacy (or --threshold-policy oracle/fixed)"
 ORACLE_NOTE = "oracle (threshold chosen on the test set, as in the paper: optimistic)"
 TOKEN_UNIT = "spaCy tokens of the pipeline's tokenizer, whitespace tokens (token.is_space) excluded"
+TOKEN_MACRO = (
+    "Macro: the mean over every label (column) of the pipeline, one without gold or predicted tokens counting 0 "
+    "(scikit-learn's multilabel macro average with zero_division=0, as the paper)."
+)
 
 
 class ThresholdPolicy(str, Enum):
@@ -126,6 +137,29 @@ def candidates_key(classifier: Any) -> Optional[str]:
     None for other suggesters (n-grams)."""
     keywords = getattr(classifier.suggester, "keywords", None) or {}
     return keywords.get("spans_key")
+
+
+def pipeline_setup(nlp: Language, tagger: Any = None, classifier: Any = None) -> dict[str, Any]:
+    """The `pipeline_setup` section of metrics.json: what produced the evaluated spans.
+
+    tagger: the evaluated `clinical_tagger` (its spans are the output), or None.
+    classifier: the span classifier whose spans are the output, or None; the tagger writing its candidates is
+        found in `nlp`.
+    RETURNS: {"name", "tagger_scheme", "span_classifier"} (the classifier's factory, e.g. "spancat").
+    """
+    from .tagger import ClinicalTagger
+
+    if classifier is not None:
+        proposals = candidates_key(classifier)
+        taggers = [pipe for _, pipe in nlp.pipeline if isinstance(pipe, ClinicalTagger)]
+        feeding = [t for t in taggers if proposals is not None and t.cfg.get("candidates_key") == proposals]
+        scheme = feeding[-1].scheme if feeding else None
+        factory = nlp.get_pipe_meta(classifier.name).factory
+        name = f"{scheme} + {factory}" if scheme else factory
+        return {"name": name, "tagger_scheme": scheme, "span_classifier": factory}
+    if tagger is not None:
+        return {"name": tagger.scheme, "tagger_scheme": tagger.scheme, "span_classifier": None}
+    return {"name": "spans", "tagger_scheme": None, "span_classifier": None}
 
 
 @dataclass
@@ -248,18 +282,15 @@ def label_matrix_name(scheme: Optional[str]) -> str:
 
 
 def token_matrices(docs: Sequence[DocResult], labels: Sequence[str], scheme: str) -> TokenMatrices:
-    """Stack the documents' gold and probability matrices, dropping whitespace tokens."""
-    known = set(labels)
+    """Stack the documents' gold and probability matrices, dropping whitespace tokens (`metrics.token_label_matrix`)."""
     n_columns = len(columns(labels, scheme))
     parts: list[tuple[numpy.ndarray, ...]] = []
     n_space = 0
     for doc in docs:
-        gold = [s for s in doc.gold if s[2] in known]
-        keep = ~doc.space
         n_space += int(doc.space.sum())
-        gold_columns = encode(gold, len(doc.space), labels, scheme)[keep]
-        gold_labels = label_matrix(gold, len(doc.space), labels)[keep]
-        probs = doc.probs[keep]
+        gold_columns = token_label_matrix(doc.gold, doc.space, labels, scheme)
+        gold_labels = token_label_matrix(doc.gold, doc.space, labels)
+        probs = doc.probs[~doc.space]
         label_scores = label_probabilities(probs, scheme)
         parts.append((gold_columns, probs, gold_labels, label_scores))
     if not parts:
@@ -434,13 +465,11 @@ def _pred_label_matrix(
 
     pred_spans: the predicted spans of each doc (default: `doc.pred`).
     """
-    known = set(labels)
     gold, pred = [], []
     for k, doc in enumerate(docs):
-        keep = ~doc.space
         spans = doc.pred if pred_spans is None else pred_spans[k]
-        gold.append(label_matrix([s for s in doc.gold if s[2] in known], len(doc.space), labels)[keep])
-        pred.append(label_matrix([s for s in spans if s[2] in known], len(doc.space), labels)[keep])
+        gold.append(token_label_matrix(doc.gold, doc.space, labels))
+        pred.append(token_label_matrix(spans, doc.space, labels))
     if not docs:
         return numpy.zeros((0, len(labels))), numpy.zeros((0, len(labels)))
     return numpy.concatenate(gold), numpy.concatenate(pred)
@@ -511,6 +540,7 @@ def evaluate_pipeline(
         y_true, y_pred = _pred_label_matrix(test, labels)
         metrics.update(
             pipeline_kind="spans",
+            pipeline_setup=pipeline_setup(nlp),
             scheme=None,
             labels=labels,
             threshold={"policy": "output", "description": policy_description("output"), "value": None},
@@ -574,6 +604,7 @@ def evaluate_pipeline(
         tagger.continue_threshold = continue_value
         metrics.update(
             pipeline_kind="clinical_tagger",
+            pipeline_setup=pipeline_setup(nlp, tagger),
             component=tagger.name,
             scheme=scheme,
             labels=labels,
@@ -723,6 +754,7 @@ def evaluate_span_classifier(
         "token_unit": TOKEN_UNIT,
         "counts": corpus_counts(test, lost),
         "pipeline_kind": "span_classifier",
+        "pipeline_setup": pipeline_setup(nlp, classifier=classifier),
         "component": classifier.name,
         "scheme": None,
         "labels": labels,
@@ -852,6 +884,8 @@ def render_report(metrics: Mapping[str, Any]) -> str:
     else:
         lines += [f"Threshold policy: {section['description']}.", ""]
     counts = metrics["counts"]
+    setup = metrics.get("pipeline_setup")
+    lines += [f"- pipeline: {setup['name']}"] if setup else []
     lines += [
         f"- threshold: {_threshold_text(section)}"
         + (f", chosen on {section['chosen_on']}" if section.get("chosen_on") else ""),
@@ -880,7 +914,13 @@ def render_report(metrics: Mapping[str, Any]) -> str:
             f"- gold labels the pipeline does not predict (errors at entity level, outside the token matrix): "
             f"{', '.join(metrics['gold_labels_unknown_to_pipeline'])}"
         )
-    lines += ["", "## Token level (as the paper: token x label matrix, scikit-learn)", ""]
+    lines += [
+        "",
+        "## Token level (as the paper: token x label matrix)",
+        "",
+        f"Micro: the cells pooled. {TOKEN_MACRO}",
+        "",
+    ]
     rows = []
     for name, scores in metrics["token"].items():
         rows.append(
@@ -1103,18 +1143,17 @@ def evaluate_command(
     batch_size: Annotated[int, typer.Option("--batch-size", help="Documents per nlp.pipe batch.")] = 32,
 ) -> None:
     """Evaluate a pipeline on a test set: token and entity level, threshold policy, PR/ROC curves, provenance."""
-    from .convert import load_docs
-
     if seed is not None:
         spacy.util.fix_random_seed(seed)
     if dev is not None and threshold_policy != ThresholdPolicy.dev:
         typer.echo(f"note: --dev is only read by the dev policy; ignored with {threshold_policy.value}", err=True)
     if threshold is not None and threshold_policy != ThresholdPolicy.fixed:
         typer.echo(f"note: --threshold is only read by the fixed policy; ignored with {threshold_policy.value}", err=True)
-    nlp = spacy.load(model)
-    test_docs = load_docs(test, nlp)
-    dev_docs = load_docs(dev, nlp) if dev is not None and threshold_policy == ThresholdPolicy.dev else None
     try:
+        nlp = load_pipeline(model)
+        test_docs = load_gold(test, nlp, gold_key)
+        dev_docs = load_gold(dev, nlp, gold_key) if dev is not None and threshold_policy == ThresholdPolicy.dev else None
+        writable_folder(output)
         evaluation = evaluate_pipeline(
             nlp,
             test_docs,
@@ -1129,21 +1168,68 @@ def evaluate_command(
             objective=threshold_objective.value,
             tune_continue=tune_continue_threshold,
         )
+        evaluation.metrics["provenance"] = provenance(
+            nlp, model, {"test": test, "dev": dev if dev_docs is not None else None}, seed=seed, label=label,
+            corpus=corpus,
+        )
+        evaluation.metrics["provenance"]["threshold_policy"] = evaluation.metrics["threshold"]["description"]
+        try:
+            written = write_outputs(evaluation, output)
+        except OSError as err:
+            raise ValueError(f"{output}: cannot write the results there ({err.strerror or err})") from None
     except ValueError as err:
         typer.echo(f"error: {err}", err=True)
         raise typer.Exit(code=1) from None
-    evaluation.metrics["provenance"] = provenance(
-        nlp, model, {"test": test, "dev": dev if dev_docs is not None else None}, seed=seed, label=label, corpus=corpus
-    )
-    evaluation.metrics["provenance"]["threshold_policy"] = evaluation.metrics["threshold"]["description"]
-    written = write_outputs(evaluation, output)
     section = evaluation.metrics["threshold"]
     scheme = evaluation.metrics.get("scheme") or "IO"
     token = evaluation.metrics["token"][scheme]
     strict = evaluation.metrics["entity"]["strict"]["micro"]
+    typer.echo(f"pipeline: {evaluation.metrics['pipeline_setup']['name']}")
     typer.echo(f"threshold: {_threshold_text(section)} — {section['description']}")
     typer.echo(
         f"token {scheme}: micro F1 {token['micro']['f1']:.4f}, macro F1 {token['macro']['f1']:.4f}; "
         f"entity strict micro F1 {strict['f1']:.4f}"
     )
     typer.echo("wrote " + ", ".join(str(p) for p in written))
+
+
+def load_pipeline(model: str) -> Language:
+    """`spacy.load(model)`; a ValueError naming `model` when it is neither a folder nor a package, or does not load.
+
+    model: a pipeline folder or an installed package name.
+    """
+    if not Path(model).exists() and not spacy.util.is_package(model):
+        raise ValueError(f"{model}: no such pipeline folder or installed package")
+    try:
+        return spacy.load(model)
+    except (OSError, ValueError) as err:  # spaCy's own errors for missing files, configs and weights
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{model}: not a loadable spaCy pipeline ({reason})") from None
+
+
+def load_gold(path: Path, nlp: Language, gold_key: str) -> list[Doc]:
+    """The gold docs of a `.spacy` file; a ValueError naming the file when it has no documents or no gold spans.
+
+    path: the DocBin. nlp: whose vocab the docs use. gold_key: the `doc.spans` key of the gold entities.
+    """
+    from .convert import load_docs
+
+    docs = load_docs(path, nlp)
+    if not docs:
+        raise ValueError(f"{path}: no documents")
+    if not any(len(doc.spans.get(gold_key, [])) for doc in docs):
+        keys = sorted({key for doc in docs for key, group in doc.spans.items() if len(group)})
+        raise ValueError(
+            f"{path}: no gold spans under doc.spans[{gold_key!r}] in its {len(docs)} documents (keys holding spans: "
+            f"{', '.join(keys) or 'none'}); pass the right one with --gold-key"
+        )
+    return docs
+
+
+def writable_folder(path: Path) -> None:
+    """Create the output folder `path` now, so that a path that cannot be written fails before the pipeline runs
+    (a ValueError naming it)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"{path}: cannot create the output folder ({err.strerror or err})") from None

@@ -7,21 +7,31 @@ Both exports work for gold documents built by `convert` and for model prediction
 - any other span (a prediction) is written from its own character offsets, with a fresh id, and with its
   confidence when the span group carries `attrs["scores"]`.
 So convert -> export gives back the same annotations, and a model's output can be loaded into BRAT.
+
+Nothing is written that the converters could not read back: a document without text, an entity with an
+empty label, offsets outside the text or over whitespace only, attribute values that are not valid Unicode
+are a `ConversionError` naming the document, raised before any file is written. A folder or file that
+cannot be written is a `ConversionError` naming the path. Existing files are overwritten.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
 
 from spacy.tokens import Doc
 
+from .convert.brat import text_column
 from .corpus import ConversionError, doc_id, entity_attributes
 
-BRAT_ID = re.compile(r"T(\d+)$")
+BRAT_ID = re.compile(r"T(\d+)$", re.ASCII)
 UNSAFE_NAME = re.compile(r"[^\w.\-/]+")
+NUMERIC_ID = re.compile(r"(0|[1-9]\d{0,17})$", re.ASCII)  # ids written as JSON numbers read back the same
+# Valid in JSON strings, but line ends for str.splitlines() and JavaScript: written escaped.
+JSON_ESCAPES = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
 
 
 class ExportedEntity(NamedTuple):
@@ -43,10 +53,15 @@ class ExportedEntity(NamedTuple):
 
 
 class ExportSummary(NamedTuple):
-    """What an export wrote: documents and entities."""
+    """What an export wrote: documents and entities, and the attributes the format could not hold.
+
+    skipped_attributes: attribute name -> how many entities kept it out of the output (a BRAT attribute must be
+        `True` or a word; a JSON attribute named like an offset, the label or the score would overwrite it).
+    """
 
     docs: int
     entities: int
+    skipped_attributes: Counter = Counter()
 
 
 def document_entities(doc: Doc, spans_key: str = "sc") -> list[ExportedEntity]:
@@ -91,30 +106,59 @@ def export_brat(docs: Iterable[Doc], out_dir: str | Path, spans_key: str = "sc")
     out_dir: the folder to write (created); a document id with `/` writes into a subfolder.
     BRAT labels cannot hold spaces: a label such as "Medicação Habitual" is written "Medicação_Habitual".
     Attributes with a one-word value (or `True`) are written as `A` lines.
+    File names are unique without regard to case ("Nota", "nota-2"), as on macOS and Windows.
     """
     docs = list(docs)
     _check_key(len(docs), sum(spans_key in doc.spans for doc in docs), spans_key)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     names: set[str] = set()
-    docs_written = entities_written = 0
+    files: list[tuple[str, bytes, bytes]] = []  # everything is checked before the first file is written
+    entities_written = 0
+    skipped: Counter = Counter()
     for number, doc in enumerate(docs, start=1):
-        name = _file_name(doc_id(doc) or f"doc{number:05d}", names)
-        entities = document_entities(doc, spans_key)
-        txt_path = out_dir / f"{name}.txt"
-        txt_path.parent.mkdir(parents=True, exist_ok=True)
-        # newline="" keeps the text byte for byte: offsets count "\r\n" as two characters.
-        with txt_path.open("w", encoding="utf8", newline="") as file:
-            file.write(doc.text)
-        with (out_dir / f"{name}.ann").open("w", encoding="utf8", newline="\n") as file:
-            file.writelines(line + "\n" for line in _brat_lines(doc.text, entities))
-        docs_written += 1
+        identifier = doc_id(doc) or f"doc{number:05d}"
+        entities = _checked_entities(doc, f"doc {number} ({identifier})", spans_key)
+        if doc.text.startswith("\ufeff"):
+            # its UTF-8 bytes are a byte-order mark, which reading removes: every offset would move by one
+            raise ConversionError(f"doc {number} ({identifier}): the text begins with U+FEFF (a byte-order mark)")
+        try:
+            ann = "".join(line + "\n" for line in _brat_lines(doc.text, entities, skipped)).encode("utf8")
+        except UnicodeEncodeError:  # an attribute value from user data that is not valid Unicode
+            raise ConversionError(f"doc {number} ({identifier}): cannot be written as UTF-8") from None
+        # The text keeps its line ends byte for byte: offsets count "\r\n" as two characters.
+        files.append((_file_name(identifier, names), doc.text.encode("utf8"), ann))
         entities_written += len(entities)
-    return ExportSummary(docs_written, entities_written)
+    _make_folder(out_dir, out_dir, "the BRAT folder")
+    for name, text, ann in files:
+        for path, data in ((out_dir / f"{name}.txt", text), (out_dir / f"{name}.ann", ann)):
+            _make_folder(path.parent, path, "the BRAT file")
+            _write(path, data, "the BRAT file")
+    return ExportSummary(len(files), entities_written, skipped)
 
 
-def _brat_lines(text: str, entities: list[ExportedEntity]) -> list[str]:
-    """The `T` (and `A`) lines for one document: source ids kept, fresh ids after the highest one."""
+def _checked_entities(doc: Doc, where: str, spans_key: str) -> list[ExportedEntity]:
+    """`document_entities`, once the document and each entity are known to read back (else ConversionError)."""
+    text = doc.text
+    if not text.strip():
+        raise ConversionError(f"{where} has no text; the converters refuse an empty note")
+    entities = document_entities(doc, spans_key)
+    for entity in entities:
+        shown = ";".join(f"{start}-{end}" for start, end in entity.fragments)
+        if not isinstance(entity.label, str) or not entity.label.strip():
+            raise ConversionError(f"{where} entity at {shown} has an empty label")
+        for start, end in entity.fragments:
+            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+                raise ConversionError(f"{where} entity at {shown} is no span of the text (length {len(text)})")
+            if not text[start:end].strip():
+                raise ConversionError(f"{where} entity at {shown} holds only whitespace")
+    return entities
+
+
+def _brat_lines(text: str, entities: list[ExportedEntity], skipped: Counter) -> list[str]:
+    """The `T` (and `A`) lines for one document: source ids kept, fresh ids after the highest one.
+
+    skipped: counts, per name, the attributes that an `A` line cannot hold (not `True`, not one word).
+    """
     used = {e.id for e in entities if e.id and BRAT_ID.match(e.id)}
     next_number = max((int(BRAT_ID.match(i).group(1)) for i in used), default=0) + 1
     lines: list[str] = []
@@ -126,16 +170,14 @@ def _brat_lines(text: str, entities: list[ExportedEntity]) -> list[str]:
             brat_id = f"T{next_number}"
             next_number += 1
         offsets = ";".join(f"{start} {end}" for start, end in entity.fragments)
-        # BRAT's text column: fragment texts joined by one space, on one line.
-        quoted = " ".join(text[start:end] for start, end in entity.fragments)
-        quoted = quoted.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
-        lines.append(f"{brat_id}\t{_brat_label(entity.label)} {offsets}\t{quoted}")
+        lines.append(f"{brat_id}\t{_brat_label(entity.label)} {offsets}\t{text_column(text, entity.fragments)}")
         for name, value in entity.attributes.items():
             if value is True:
                 lines.append(f"A{attribute_number}\t{_brat_label(name)} {brat_id}")
             elif isinstance(value, str) and value and not any(c.isspace() for c in value):
                 lines.append(f"A{attribute_number}\t{_brat_label(name)} {brat_id} {value}")
             else:
+                skipped[name] += value is not False  # False is an attribute's absence in BRAT
                 continue
             attribute_number += 1
     return lines
@@ -151,40 +193,69 @@ def export_jsonspans(
     start_key: the name of the start offset, "begin" as in ER_NER (or "start").
     Each annotation is `{start_key, "end", "label", **attributes}`, plus `"fragments": [[start, end], ...]`
     for a discontinuous entity and `"score"` for a prediction with a confidence. A numeric document id
-    is written as a number, as ER_NER has it.
+    is written as a number, as ER_NER has it, unless the number would read back differently ("007").
+    U+2028, U+2029 and U+0085 are written escaped, so that no tool splits a JSONL line at them.
     """
     path = Path(path)
     records = []
     with_key = 0
     entities_written = 0
+    skipped: Counter = Counter()
     for number, doc in enumerate(docs, start=1):
         with_key += spans_key in doc.spans
+        identifier = doc_id(doc) or str(number)
+        where = f"doc {number} ({identifier})"
         annotations = []
-        for entity in document_entities(doc, spans_key):
-            annotation: dict[str, Any] = {start_key: entity.start, "end": entity.end, "label": entity.label}
-            annotation.update(entity.attributes)
+        for entity in _checked_entities(doc, where, spans_key):
+            core = {start_key, "end", "label", "fragments", "score"}
+            annotation: dict[str, Any] = {k: v for k, v in entity.attributes.items() if k not in core}
+            skipped.update(k for k in entity.attributes if k in core)
+            annotation.update({start_key: entity.start, "end": entity.end, "label": entity.label})
             if len(entity.fragments) > 1:
                 annotation["fragments"] = [list(f) for f in entity.fragments]
             if entity.score is not None:
                 annotation["score"] = entity.score
             annotations.append(annotation)
-        identifier = doc_id(doc) or str(number)
-        records.append(
-            {
-                "doc_id": int(identifier) if identifier.isdecimal() else identifier,
-                "text": doc.text,
-                "annotations": annotations,
-            }
-        )
+        record = {
+            "doc_id": int(identifier) if NUMERIC_ID.match(identifier) else identifier,
+            "text": doc.text,
+            "annotations": annotations,
+        }
+        try:
+            line = json.dumps(record, ensure_ascii=False)
+            line.encode("utf8")
+        except UnicodeEncodeError:  # an attribute value from user data that is not valid Unicode
+            raise ConversionError(f"{where}: cannot be written as UTF-8") from None
+        except (TypeError, ValueError) as err:  # attributes from user data that are no JSON values
+            raise ConversionError(f"{where}: cannot be written as JSON ({err})") from None
+        for character, escaped in JSON_ESCAPES.items():
+            line = line.replace(character, escaped)  # these only occur inside JSON strings
+        records.append(line)
         entities_written += len(annotations)
     _check_key(len(records), with_key, spans_key)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf8") as file:
-        if path.suffix == ".jsonl":
-            file.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
-        else:
-            json.dump(records, file, ensure_ascii=False)
-    return ExportSummary(len(records), entities_written)
+    if path.suffix == ".jsonl":
+        content = "".join(line + "\n" for line in records)
+    else:
+        content = "[" + ", ".join(records) + "]"
+    _make_folder(path.parent, path, "the JSON file")
+    _write(path, content.encode("utf8"), "the JSON file")
+    return ExportSummary(len(records), entities_written, skipped)
+
+
+def _make_folder(folder: Path, target: Path, what: str) -> None:
+    """Create `folder` (and its parents) to write `target`; ConversionError naming `target` when not possible."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ConversionError(f"{target}: cannot write {what} here ({err.strerror or type(err).__name__})") from None
+
+
+def _write(path: Path, data: bytes, what: str) -> None:
+    """Write `data` to `path`; ConversionError naming it when that is not possible."""
+    try:
+        path.write_bytes(data)
+    except OSError as err:
+        raise ConversionError(f"{path}: cannot write {what} here ({err.strerror or type(err).__name__})") from None
 
 
 def _check_key(docs: int, with_key: int, spans_key: str) -> None:
@@ -199,12 +270,12 @@ def _brat_label(label: str) -> str:
 
 
 def _file_name(identifier: str, taken: set[str]) -> str:
-    """A safe, unique relative file name (without suffix) for a document id."""
+    """A safe, unique relative file name (without suffix) for a document id; unique without regard to case."""
     parts = [UNSAFE_NAME.sub("_", part) for part in identifier.split("/") if part not in ("", ".", "..")]
     name = "/".join(parts) or "doc"
     candidate, copy = name, 2
-    while candidate in taken:
+    while candidate.casefold() in taken:
         candidate = f"{name}-{copy}"
         copy += 1
-    taken.add(candidate)
+    taken.add(candidate.casefold())
     return candidate

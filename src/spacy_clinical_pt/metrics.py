@@ -1,12 +1,22 @@
 """Evaluation metrics: the paper's token x label matrix, entity-level matching, threshold search, curves.
 
 Plain numpy, scipy and scikit-learn, so everything here is tested on small hand-computed cases and random
-matrices without a pipeline (`spacy_clinical_pt.evaluate` feeds it from spaCy docs).
+matrices without a pipeline (`spacy_clinical_pt.evaluate` feeds it from spaCy docs). scipy and scikit-learn are
+imported by the functions that use them, so the component's training scorer loads numpy only.
 
 Token level (as in the benchmark paper): the gold and predicted spans become a 0/1 matrix of shape
-(n_tokens, n_columns); precision, recall and F1 come from `sklearn.metrics.precision_recall_fscore_support`,
-micro (pooled over every cell) and macro (mean over columns, a column without gold or predicted tokens counting as
-0, scikit-learn's `zero_division=0`). ROC AUC from `sklearn.metrics.roc_auc_score` needs the scores.
+(n_tokens, n_columns) (`token_label_matrix`); precision, recall and F1 come from the true positive, false positive
+and false negative counts of its cells (`token_counts`). One rule, used by the training scorer
+(`clinical_tagger`'s `spans_<key>_token_*`), `evaluate`, and `compare`/`aggregate`, which read what evaluate wrote:
+- rows: the real tokens of the pipeline's tokenizer; whitespace tokens (`token.is_space`, e.g. a "\\n") are left
+  out of gold and prediction alike (the paper's code also scored padding and special positions);
+- micro: precision, recall and F1 of the counts pooled over every cell;
+- macro: the mean over every column of the pipeline (all its labels, or all its `B-`/`I-`/`E-` columns) of each
+  column's precision, recall and F1, a ratio with a zero denominator counting 0. A label without gold and
+  without predicted tokens therefore counts 0, as in scikit-learn's multilabel `precision_recall_fscore_support`
+  with `zero_division=0` (the paper's figures): a test set lacking a label caps macro F1 below 1, and its
+  `support` of 0 says why.
+ROC AUC from `sklearn.metrics.roc_auc_score` needs the scores.
 
 Entity level: spans `(start, end, label)` in token offsets, end exclusive, matched one-to-one per document:
 - strict: same start, end and label;
@@ -27,8 +37,8 @@ from collections import defaultdict
 from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence
 
 import numpy
-from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import precision_recall_fscore_support, roc_auc_score, roc_curve
+
+from .schemes import encode
 
 THRESHOLD_GRID = numpy.round(numpy.arange(1, 100) / 100.0, 2)  # 0.01 .. 0.99
 PARTIAL_MIN_IOU = 0.5
@@ -38,10 +48,20 @@ SpanTuple = tuple[int, int, str]
 
 def prf(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
     """Precision, recall and F1 from counts; 0.0 where a ratio is undefined (scikit-learn's zero_division=0)."""
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    precision, recall, f1 = prf_arrays(tp, fp, fn)
     return float(precision), float(recall), float(f1)
+
+
+def prf_arrays(
+    tp: numpy.ndarray, fp: numpy.ndarray, fn: numpy.ndarray
+) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """Precision, recall and F1 per column from count arrays; 0.0 where a denominator is 0 (zero_division=0)."""
+    tp, fp, fn = (numpy.asarray(a, dtype="float64") for a in (tp, fp, fn))
+
+    def ratio(numerator: numpy.ndarray, denominator: numpy.ndarray) -> numpy.ndarray:
+        return numpy.divide(numerator, denominator, out=numpy.zeros_like(numerator), where=denominator > 0)
+
+    return ratio(tp, tp + fp), ratio(tp, tp + fn), ratio(2 * tp, 2 * tp + fp + fn)
 
 
 def _prf_dict(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -54,13 +74,44 @@ def _prf_dict(tp: int, fp: int, fn: int) -> dict[str, float]:
 # ---------------------------------------------------------------------------------------------------------------
 
 
+def token_label_matrix(
+    spans: Iterable[SpanTuple], space: numpy.ndarray, labels: Sequence[str], scheme: str = "IO"
+) -> numpy.ndarray:
+    """One document's spans as the 0/1 token matrix of the metrics: whitespace tokens' rows left out.
+
+    spans: `(start, end, label)` token spans of the document (end exclusive); spans of labels not in `labels`
+        are left out (they count as errors at entity level only).
+    space: bool (n_tokens,), True for the document's whitespace tokens (`token.is_space`).
+    labels: the pipeline's labels, in column order.
+    scheme: "IO" (one column per label, the matrix every pipeline is scored on) or the tagger's "BIO"/"BIOE".
+    RETURNS: bool array (n_real_tokens, n_columns).
+    """
+    space = numpy.asarray(space, dtype=bool)
+    known = set(labels)
+    matrix = encode([s for s in spans if s[2] in known], len(space), labels, scheme)
+    return matrix[~space].astype(bool)
+
+
+def token_counts(y_true: numpy.ndarray, y_pred: numpy.ndarray) -> tuple[numpy.ndarray, numpy.ndarray, numpy.ndarray]:
+    """True positives, false positives and false negatives per column: three int64 arrays (n_columns,).
+
+    y_true, y_pred: 0/1 arrays of shape (n_tokens, n_columns).
+    """
+    y_true = numpy.asarray(y_true).astype(bool)
+    y_pred = numpy.asarray(y_pred).astype(bool)
+    tp = (y_true & y_pred).sum(axis=0, dtype="int64")
+    fp = (~y_true & y_pred).sum(axis=0, dtype="int64")
+    fn = (y_true & ~y_pred).sum(axis=0, dtype="int64")
+    return tp, fp, fn
+
+
 def token_metrics(
     y_true: numpy.ndarray,
     y_pred: numpy.ndarray,
     names: Sequence[str],
     y_score: Optional[numpy.ndarray] = None,
 ) -> dict[str, Any]:
-    """Token-level precision, recall, F1 (micro, macro, per column) and ROC AUC, with scikit-learn.
+    """Token-level precision, recall, F1 (micro, macro, per column) from the cell counts, and ROC AUC.
 
     y_true: 0/1 array of shape (n_tokens, n_columns), the gold matrix.
     y_pred: 0/1 array of the same shape, the thresholded prediction.
@@ -68,6 +119,7 @@ def token_metrics(
     y_score: optional probabilities of the same shape, for ROC AUC; None gives AUC None (span-only pipelines).
     RETURNS: {"micro": {precision, recall, f1, tp, fp, fn}, "macro": {precision, recall, f1},
         "auc_micro", "auc_macro", "n_tokens", "per_label": {name: {precision, recall, f1, support, tp, fp, fn, auc}}}.
+        Micro and macro follow the module's rule (macro over every column, an undefined ratio counting 0).
         AUC is None for a column whose gold is all 0 or all 1 (undefined); the macro AUC averages the others.
     """
     y_true = numpy.asarray(y_true).astype(bool)
@@ -76,33 +128,24 @@ def token_metrics(
         raise ValueError(
             f"gold {y_true.shape} and predicted {y_pred.shape} matrices must both be (n_tokens, {len(names)})"
         )
-    n_columns = len(names)
-    tp = (y_true & y_pred).sum(axis=0)
-    fp = (~y_true & y_pred).sum(axis=0)
-    fn = (y_true & ~y_pred).sum(axis=0)
-    result: dict[str, Any] = {"n_tokens": int(y_true.shape[0])}
-    if y_true.shape[0] == 0:
-        zeros = {"precision": 0.0, "recall": 0.0, "f1": 0.0}
-        result.update(micro={**zeros, "tp": 0, "fp": 0, "fn": 0}, macro=dict(zeros), auc_micro=None, auc_macro=None)
-        result["per_label"] = {n: {**zeros, "support": 0, "tp": 0, "fp": 0, "fn": 0, "auc": None} for n in names}
-        return result
-    columns = list(range(n_columns))
-    averaged = {}
-    for average in ("micro", "macro"):
-        p, r, f, _ = precision_recall_fscore_support(
-            y_true, y_pred, labels=columns, average=average, zero_division=0
-        )
-        averaged[average] = {"precision": float(p), "recall": float(r), "f1": float(f)}
-    p, r, f, support = precision_recall_fscore_support(y_true, y_pred, labels=columns, average=None, zero_division=0)
-    averaged["micro"].update(tp=int(tp.sum()), fp=int(fp.sum()), fn=int(fn.sum()))
-    result.update(averaged)
-    aucs: list[Optional[float]] = [None] * n_columns
+    tp, fp, fn = token_counts(y_true, y_pred)
+    precision, recall, f1 = prf_arrays(tp, fp, fn)
+    micro = _prf_dict(int(tp.sum()), int(fp.sum()), int(fn.sum()))
+    macro = (
+        {"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())}
+        if len(names)
+        else {"precision": 0.0, "recall": 0.0, "f1": 0.0}
+    )
+    result: dict[str, Any] = {"n_tokens": int(y_true.shape[0]), "micro": micro, "macro": macro}
+    aucs: list[Optional[float]] = [None] * len(names)
     result["auc_micro"] = result["auc_macro"] = None
     if y_score is not None:
+        from sklearn.metrics import roc_auc_score
+
         y_score = numpy.asarray(y_score, dtype="float64")
         if y_score.shape != y_true.shape:
             raise ValueError(f"scores of shape {y_score.shape} do not match the gold matrix {y_true.shape}")
-        defined = [i for i in columns if 0 < y_true[:, i].sum() < y_true.shape[0]]
+        defined = [i for i in range(len(names)) if 0 < y_true[:, i].sum() < y_true.shape[0]]
         for i in defined:
             aucs[i] = float(roc_auc_score(y_true[:, i], y_score[:, i]))
         if defined:
@@ -111,10 +154,10 @@ def token_metrics(
             result["auc_micro"] = float(roc_auc_score(y_true.ravel(), y_score.ravel()))
     result["per_label"] = {
         name: {
-            "precision": float(p[i]),
-            "recall": float(r[i]),
-            "f1": float(f[i]),
-            "support": int(support[i]),
+            "precision": float(precision[i]),
+            "recall": float(recall[i]),
+            "f1": float(f1[i]),
+            "support": int(tp[i] + fn[i]),
             "tp": int(tp[i]),
             "fp": int(fp[i]),
             "fn": int(fn[i]),
@@ -284,6 +327,8 @@ def roc_curves(y_true: numpy.ndarray, y_score: numpy.ndarray, names: Sequence[st
 
     RETURNS: rows {"series", "fpr", "tpr", "threshold"}; a column whose gold is constant has no curve.
     """
+    from sklearn.metrics import roc_curve
+
     y_true = numpy.asarray(y_true).astype(bool)
     y_score = numpy.asarray(y_score, dtype="float64")
     rows = []
@@ -328,6 +373,8 @@ def _match_exact(gold: list, pred: list) -> int:
 
 def _match_overlap(gold: list[tuple[int, int]], pred: list[tuple[int, int]], min_iou: float) -> int:
     """Largest one-to-one matching of pairs with IoU >= min_iou (ties broken towards larger IoU)."""
+    from scipy.optimize import linear_sum_assignment
+
     if not gold or not pred:
         return 0
     iou = numpy.asarray([[span_iou(g, p) for p in pred] for g in gold])

@@ -26,6 +26,7 @@ only setuptools (which ships `bdist_wheel` since 70.1), no network and no `build
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -36,7 +37,9 @@ from typing import Annotated, Any, Mapping, NamedTuple, Optional
 import typer
 
 from . import __version__
+from .corpus import describe
 from .encoders import ENCODERS, encoder_key, pipeline_package_name
+from .corpus import describe_error
 
 PACKAGE_REQUIREMENT_NAME = "spacy-clinical-pt"
 
@@ -82,6 +85,51 @@ def corpus_source(corpus: str) -> dict[str, str]:
     if key in CORPORA:
         return dict(CORPORA[key])
     return {"name": corpus, "license": "user-provided corpus: check its terms before sharing the pipeline"}
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """`evaluate`'s metrics.json, checked for what the meta takes from it: objects where sections are read,
+    numbers for scores, a number, an object or null for thresholds.
+
+    Raises FileNotFoundError naming the file when it is absent, ValueError naming the file (and the key) when it
+    is not JSON or not shaped like a metrics.json.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such metrics file (the metrics.json of `evaluate`)")
+    try:
+        metrics = json.loads(path.read_text(encoding="utf8"))
+    except (ValueError, RecursionError) as error:  # not JSON, not UTF-8, nested too deep, a number too long
+        raise ValueError(f"{path}: not a JSON file ({describe_error(error)})") from None
+    if not isinstance(metrics, dict):
+        raise ValueError(f"{path}: holds {describe(metrics)}, not the object of a metrics.json from `evaluate`")
+
+    def check(keys: tuple[str, ...], kinds: tuple[type, ...], wanted: str) -> None:
+        value: Any = metrics
+        for key in keys:
+            if not isinstance(value, dict) or key not in value:
+                return  # absent (or under a value already checked): the meta leaves it out
+            value = value[key]
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            raise ValueError(f"{path}: {'.'.join(keys)} is {describe(value)}, not {wanted}")
+
+    null = type(None)
+    check(("scheme",), (str, null), "a scheme name")
+    scheme = metrics.get("scheme") or "IO"
+    for keys in (("threshold",), ("provenance",), ("provenance", "data"), ("counts",), ("entity",),
+                 ("entity", "strict"), ("token",), ("token", scheme)):
+        check(keys, (dict,), "an object")
+    check(("threshold", "continue_threshold"), (dict, null), "an object")
+    for role in metrics.get("provenance", {}).get("data", {}):
+        check(("provenance", "data", role), (dict,), "an object")
+    for keys in (("threshold", "value"), ("threshold", "continue_threshold", "value")):
+        check(keys, (int, float, dict, null), "a number or a label -> number object")
+    for section in (("token", scheme), ("entity", "strict")):
+        for average in ("micro", "macro"):
+            check((*section, average), (dict,), "an object")
+            for score in ("precision", "recall", "f1"):
+                check((*section, average, score), (int, float, null), "a number")
+    return metrics
 
 
 def evaluation_summary(metrics: Mapping[str, Any]) -> dict[str, Any]:
@@ -156,7 +204,8 @@ def package_pipeline(
     version: the package version. name: the package name (default `package_name_for(encoder)`).
     metrics_path: `evaluate`'s metrics.json on the test set, recorded in the meta.
     apply_threshold: write the threshold chosen on dev (or given) in metrics.json into the packaged pipeline.
-    Raises ValueError for an unknown encoder, a bad name or a failed build (with pip's last lines).
+    Raises ValueError for an unknown encoder, a bad name or version, a folder spaCy cannot load, a metrics file
+    that is not `evaluate`'s, or a failed build (with pip's last lines); OSError when `output_dir` cannot be made.
     """
     import spacy
     from spacy.cli.package import package as spacy_package
@@ -172,17 +221,27 @@ def package_pipeline(
             f"unknown encoder {encoder!r}: use one of {', '.join(ENCODERS)}, or give the package name (--name)"
         )
     name = name or package_name_for(key)
-    if not name.isidentifier() or not name.startswith("pt_"):
-        raise ValueError(f"package name {name!r} must be a Python identifier starting with 'pt_' (e.g. pt_clinical_cnn)")
-    metrics = json.loads(Path(metrics_path).read_text(encoding="utf8")) if metrics_path else None
+    # ASCII only: setuptools drops other letters from the wheel's name (pt_ção became pt_o), and pip cannot find it.
+    if not re.fullmatch(r"pt_[a-z0-9_]+", name):
+        raise ValueError(
+            f"package name {name!r} must start with 'pt_' and go on with lower-case ASCII letters, digits and "
+            "underscores (e.g. pt_clinical_cnn)"
+        )
+    _check_version(version)
+    metrics = read_metrics(metrics_path) if metrics_path else None
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ValueError(f"{output_dir}: is a file, not a folder for the package")
 
-    nlp = spacy.load(model_dir)
+    try:
+        nlp = spacy.load(model_dir)
+    except Exception as error:  # config, registry, weights or JSON errors: none of them says which folder
+        raise ValueError(f"{model_dir}: not a pipeline spaCy can load ({describe_error(error)})") from error
     tagger = find_tagger(nlp)
     # A span classifier deciding on the tagger's proposals (configs/cnn_tagger_spancat.cfg) owns the output threshold.
     classifier = find_span_classifier(nlp, tagger.key if tagger is not None else "sc")
     threshold_note = "the pipeline's own (set at training)"
     if metrics is not None and (tagger is not None or classifier is not None):
-        section = metrics.get("threshold", {})
+        section = metrics.get("threshold") or {}
         if apply_threshold and section.get("policy") in ("dev", "fixed") and section.get("value") is not None:
             if classifier is not None and isinstance(section["value"], Mapping):
                 threshold_note = (
@@ -193,10 +252,13 @@ def package_pipeline(
                 classifier.cfg["threshold"] = float(section["value"])
                 threshold_note = section.get("description", section["policy"])
             else:
-                tagger.threshold = section["value"]
-                carry = section.get("continue_threshold")
-                if carry:
-                    tagger.continue_threshold = carry["value"]
+                try:  # the tagger checks the values (0 to 1, known labels)
+                    tagger.threshold = section["value"]
+                    carry = section.get("continue_threshold")
+                    if carry:
+                        tagger.continue_threshold = carry["value"]
+                except ValueError as error:
+                    raise ValueError(f"{metrics_path}: threshold: {error}") from error
                 threshold_note = section.get("description", section["policy"])
         elif section.get("policy") == "oracle":
             # A threshold chosen on the test set would make the shipped scores optimistic: never ship it.
@@ -283,6 +345,16 @@ def build_wheel(package_dir: Path, dist_dir: Path) -> Path:
     if not wheels:
         raise ValueError(f"pip wheel wrote no wheel into {dist_dir}")
     return max(wheels, key=lambda p: p.stat().st_mtime)
+
+
+def _check_version(version: str) -> None:
+    """Raise ValueError unless `version` is a PEP 440 version: it names the package folder and the wheel."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        Version(version)
+    except InvalidVersion:
+        raise ValueError(f"package version {version!r} is not a version number such as 0.1.0 (PEP 440)") from None
 
 
 def _minor(version: str) -> str:

@@ -17,7 +17,9 @@ excluded labels, quality figures) and prints the label distribution per split.
 
 from __future__ import annotations
 
+import errno
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -29,7 +31,7 @@ import typer
 from spacy.tokens import Doc, DocBin
 from tqdm import tqdm
 
-from .stats import check_spans_key, doc_entities, document_ids, read_docs
+from .stats import check_spans_key, doc_entities, document_ids, read_corpus
 
 SPLIT_NAMES = ("train", "dev", "test")
 
@@ -87,6 +89,8 @@ def check_ratios(ratios: Sequence[float], n_splits: int) -> list[float]:
     if len(ratios) != n_splits:
         names = "/".join(SPLIT_NAMES[:n_splits])
         raise ValueError(f"expected {n_splits} ratios ({names}), got {len(ratios)}: {ratios}")
+    if not all(math.isfinite(r) for r in ratios):  # nan passes every comparison below
+        raise ValueError(f"ratios must be finite numbers, got {ratios}")
     if any(r < 0 for r in ratios) or ratios[0] <= 0:
         raise ValueError(f"ratios must be non-negative and the train ratio positive, got {ratios}")
     if abs(sum(ratios) - 1.0) > 1e-6:
@@ -367,6 +371,10 @@ def split_corpus(
         raise ValueError("no documents to split")
     if min_docs_per_label < 0:
         raise ValueError(f"min_docs_per_label must be >= 0, got {min_docs_per_label}")
+    if order < 1:
+        raise ValueError(f"order must be >= 1 (1: labels, 2: label pairs), got {order}")
+    if not 0 <= seed < 2**32:  # numpy's seeds
+        raise ValueError(f"seed must be between 0 and 2**32 - 1, got {seed}")
     check_spans_key(docs, spans_key)
     if test_docs is not None:
         check_spans_key(test_docs, spans_key, where="fixed test set")
@@ -423,8 +431,13 @@ def split_corpus(
 
 
 def write_split(result: SplitResult, output_dir: str | Path) -> list[Path]:
-    """Write train.spacy, dev.spacy, test.spacy and split.json into `output_dir`; return their paths."""
+    """Write train.spacy, dev.spacy, test.spacy and split.json into `output_dir`; return their paths.
+
+    Raises OSError naming the path when `output_dir` is a file or cannot be created or written.
+    """
     output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "it is a file, not a folder", str(output_dir))
     output_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name in SPLIT_NAMES:
@@ -483,8 +496,8 @@ def split_command(
 ) -> None:
     """Split a corpus at document level into train/dev/test and report the label distribution per split."""
     try:
-        docs = read_docs(corpus)
-        fixed_test = read_docs(test) if test is not None else None
+        docs = read_corpus(corpus, spans_key)
+        fixed_test = read_corpus(test, spans_key, where=f"{test} (fixed test set)") if test is not None else None
         result = split_corpus(
             docs,
             method=method.value,
@@ -495,10 +508,14 @@ def split_command(
             order=order,
             fixed_test=fixed_test,
         )
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from error
-    written = write_split(result, output_dir)
+    try:
+        written = write_split(result, output_dir)
+    except OSError as error:
+        typer.echo(f"error: cannot write the split into {output_dir}: {error.strerror or error}", err=True)
+        raise typer.Exit(1) from error
     typer.echo(result.format_table())
     all_ids = [i for name in SPLIT_NAMES for i in result.doc_ids[name]]
     if len(set(all_ids)) < len(all_ids):

@@ -26,7 +26,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 from tqdm import tqdm
 
-from .corpus import doc_id, entity_attributes
+from .corpus import describe_error, doc_id, entity_attributes
 
 
 class EntityTokens(NamedTuple):
@@ -41,17 +41,49 @@ class EntityTokens(NamedTuple):
 
 
 def read_docs(path: str | Path) -> list[Doc]:
-    """All `Doc`s of a DocBin file (user data included), in file order."""
+    """All `Doc`s of a DocBin file (user data included), in file order.
+
+    Raises FileNotFoundError when there is no such file, OSError (naming the file) when it cannot be read, and
+    ValueError naming the file, and the document where one is broken, when it is not a DocBin.
+    """
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a DocBin file (.spacy)")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such DocBin file")
+    data = path.read_bytes()
     try:
-        doc_bin = DocBin(store_user_data=True).from_disk(path)
+        doc_bin = DocBin(store_user_data=True).from_bytes(data)
     except Exception as error:  # msgpack/zlib errors say nothing about which file was bad
-        raise ValueError(f"{path}: not a spaCy DocBin file ({type(error).__name__}: {error})") from error
+        raise ValueError(f"{path}: not a spaCy DocBin file ({describe_error(error)})") from error
     # A bare Vocab: reading needs no language pipeline (and so no component entry points).
-    docs = doc_bin.get_docs(Vocab())
-    return list(tqdm(docs, total=len(doc_bin), desc=f"reading {path.name}", unit="doc", disable=None))
+    docs: list[Doc] = []
+    try:
+        # Documents are decoded one by one, and spans only when read: a damaged one only fails here.
+        for doc in tqdm(doc_bin.get_docs(Vocab()), total=len(doc_bin), desc=f"reading {path.name}", unit="doc",
+                        disable=None):
+            for group in doc.spans.values():
+                list(group)
+            docs.append(doc)
+    except Exception as error:
+        raise ValueError(
+            f"{path}: document {len(docs) + 1}: not a valid spaCy Doc, the DocBin is damaged ({describe_error(error)})"
+        ) from error
+    return docs
+
+
+def read_corpus(path: str | Path, spans_key: str, where: str | None = None) -> list[Doc]:
+    """The `Doc`s of a DocBin file that holds documents with spans under `spans_key`.
+
+    where: how messages name the file (default its path). Raises as `read_docs`, and ValueError naming the file
+    when it holds no documents or none has spans under `spans_key`.
+    """
+    where = where or str(path)
+    docs = read_docs(path)
+    if not docs:
+        raise ValueError(f"{where}: the DocBin holds no documents")
+    check_spans_key(docs, spans_key, where=where)
+    return docs
 
 
 def document_ids(docs: Iterable[Doc]) -> list[str]:
@@ -236,8 +268,8 @@ def stats_command(
 ) -> None:
     """Per label: entities, documents, mean length in tokens, discontinuous entities; nested and overlapping pairs."""
     try:
-        stats = corpus_stats(read_docs(corpus), spans_key=spans_key)
-    except (FileNotFoundError, ValueError) as error:
+        stats = corpus_stats(read_corpus(corpus, spans_key), spans_key=spans_key)
+    except (OSError, ValueError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(1) from error
     typer.echo(json.dumps(stats, ensure_ascii=False, indent=2) if json_output else format_stats(stats))

@@ -28,7 +28,7 @@ import numpy
 from scipy.special import expit
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
-from spacy.scorer import PRFScore, Scorer
+from spacy.scorer import Scorer
 from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import registry
@@ -37,6 +37,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 from wasabi import msg
 
+from .metrics import token_label_matrix, token_metrics
 from .schemes import (
     DEFAULT_THRESHOLD,
     Thresholds,
@@ -46,7 +47,6 @@ from .schemes import (
     columns,
     decode,
     encode,
-    label_matrix,
     threshold_vector,
 )
 from .weights import check_method, class_weights, format_weights
@@ -162,12 +162,14 @@ def clinical_tagger_score(
 
     examples: predicted docs (`eg.predicted`) with gold references (`eg.reference`).
     spans_key: the `doc.spans` key of both.
-    labels: the labels scored at token level; empty means every label seen in gold or predictions.
+    labels: the labels scored at token level (spaCy passes the component's); empty means every label seen in gold
+        or predictions.
     RETURNS: `spans_<key>_p/_r/_f/_per_type` (exact span and label, overlaps allowed, as `spancat` scores) and
         `spans_<key>_token_micro_p/_r/_f`, `spans_<key>_token_macro_f`, `spans_<key>_token_per_type`: the paper's
-        metrics on the token x label matrix of real tokens only (no padding, no special positions). The token
-        matrix is the IO one whatever the scheme (a token is positive for a label inside a span of it), so IO
-        and BIO models compare on the same numbers. The threshold is the one the spans were decoded with.
+        metrics computed as `evaluate` computes them (`metrics.token_metrics`: whitespace tokens left out, macro
+        over every label, one without gold or predicted tokens counting 0). The token matrix is the IO one
+        whatever the scheme (a token is positive for a label inside a span of it), so IO and BIO models compare
+        on the same numbers. The threshold is the one the spans were decoded with.
     """
     examples = list(examples)
     attr = f"spans_{spans_key}"
@@ -192,28 +194,27 @@ def token_level_scores(
     pred_spans = [list(eg.predicted.spans.get(spans_key, [])) for eg in examples]
     if not labels:
         labels = sorted({s.label_ for spans in gold_spans + pred_spans for s in spans})
-    known = set(labels)
-    per_label = {label: PRFScore() for label in labels}
-    for eg, gold, pred in zip(examples, gold_spans, pred_spans):
-        n = len(eg.predicted)
-        g = label_matrix([s for s in gold if s.label_ in known], n, labels).astype(bool)
-        p = label_matrix([s for s in pred if s.label_ in known], n, labels).astype(bool)
-        for i, label in enumerate(labels):
-            per_label[label].tp += int((g[:, i] & p[:, i]).sum())
-            per_label[label].fp += int((~g[:, i] & p[:, i]).sum())
-            per_label[label].fn += int((g[:, i] & ~p[:, i]).sum())
-    micro = PRFScore()
-    for score in per_label.values():
-        micro += score
-    # Macro over labels with any gold or predicted token: a label absent from both would add a meaningless 0.
-    active = [s for s in per_label.values() if s.tp + s.fp + s.fn > 0]
+    gold, pred = [], []
+    for eg, doc_gold, doc_pred in zip(examples, gold_spans, pred_spans):
+        space = numpy.fromiter((token.is_space for token in eg.predicted), dtype=bool, count=len(eg.predicted))
+        gold.append(token_label_matrix([_span_tuple(s) for s in doc_gold], space, labels))
+        pred.append(token_label_matrix([_span_tuple(s) for s in doc_pred], space, labels))
+    empty = numpy.zeros((0, len(labels)), dtype=bool)
+    scores = token_metrics(numpy.concatenate(gold or [empty]), numpy.concatenate(pred or [empty]), labels)
+    micro = scores["micro"]
     return {
-        f"{prefix}_micro_p": micro.precision,
-        f"{prefix}_micro_r": micro.recall,
-        f"{prefix}_micro_f": micro.fscore,
-        f"{prefix}_macro_f": float(numpy.mean([s.fscore for s in active])) if active else 0.0,
-        f"{prefix}_per_type": {label: s.to_dict() for label, s in per_label.items()},
+        f"{prefix}_micro_p": micro["precision"],
+        f"{prefix}_micro_r": micro["recall"],
+        f"{prefix}_micro_f": micro["f1"],
+        f"{prefix}_macro_f": scores["macro"]["f1"],
+        f"{prefix}_per_type": {
+            label: {"p": s["precision"], "r": s["recall"], "f": s["f1"]} for label, s in scores["per_label"].items()
+        },
     }
+
+
+def _span_tuple(span: Span) -> Tuple[int, int, str]:
+    return span.start, span.end, span.label_
 
 
 @registry.scorers("spacy_clinical_pt.clinical_tagger_scorer.v1")

@@ -9,6 +9,10 @@ match the offsets; for a discontinuous entity BRAT writes the fragment texts joi
 event, attribute, normalisation and note lines (`R`, `E`, `A`/`M`, `N`, `*`, `#`) are counted in the
 report's `ignored_lines`, never fatal.
 
+Notes and annotation files pair by name, whatever the case of their suffixes (`a.TXT` with `a.ann`);
+a `.txt` without its `.ann` (or the reverse) is an error. Lines of an `.ann` end at "\\r\\n", "\\r" or
+"\\n" only: form feeds, "\\x85" and U+2028 may stand in a text column.
+
 Annotation tools often compute offsets on text with `\\n` line ends while the `.txt` on disk has `\\r\\n`.
 When every mismatch of a file disappears with line ends read as `\\n`, lenient mode reads the note that way
 (and reports it as repaired); strict mode stops with an error that says so.
@@ -16,12 +20,13 @@ When every mismatch of a file disappears with line ends read as `\\n`, lenient m
 
 from __future__ import annotations
 
+import codecs
 import re
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Iterable, Iterator, NamedTuple
 
 from ..corpus import ConversionError, ConversionReport, Entity, Record, excerpt
-from .encoding import read_text
+from .encoding import read_text, split_lines
 
 # The first character of a line says what it is (BRAT standoff format).
 IGNORED_KINDS = {
@@ -33,8 +38,12 @@ IGNORED_KINDS = {
     "*": "* (equivalence)",
     "#": "# (note)",
 }
-TEXT_BOUND_ID = re.compile(r"T\d+$")
+BRAT_SUFFIXES = (".txt", ".ann")  # compared in lower case
+TEXT_BOUND_ID = re.compile(r"T\d+$", re.ASCII)
 FRAGMENT = re.compile(r"(\S+) (\S+)$")
+# ASCII digits only: int() also reads "1_2", "+5" and other scripts' digits.
+OFFSET = re.compile(r"\d+$", re.ASCII)
+OFFSET_DIGITS = 18  # more cannot be an offset into a note (and int() refuses over 4,300 digits)
 
 
 class TextBound(NamedTuple):
@@ -59,8 +68,14 @@ def read_brat(path: Path, report: ConversionReport, *, encoding: str | None = No
     for txt_path, ann_path, doc_id in _pairs(path, report):
         text = read_text(txt_path, report, encoding)
         if not text:
-            continue  # empty note: reported by read_text
-        text_bounds = list(_read_ann(ann_path, report, encoding))
+            # read_text reported why; annotations, if any, go with their note
+            if not _blank(ann_path):
+                report.error(str(ann_path), f"annotations skipped: the note {txt_path.name} could not be read")
+            continue
+        text_bounds = _read_ann(ann_path, report, encoding)
+        if text_bounds is None:
+            report.error(str(txt_path), f"note skipped: its annotation file {ann_path.name} could not be read")
+            continue
         text = _check_text(text, text_bounds, txt_path, ann_path, report)
         entities = [
             Entity(
@@ -81,34 +96,52 @@ def _pairs(path: Path, report: ConversionReport) -> Iterator[tuple[Path, Path, s
     if not path.exists():
         raise ConversionError(f"{path}: no such file or folder")
     if path.is_file():
-        if path.suffix not in (".txt", ".ann"):
+        if path.suffix.lower() not in BRAT_SUFFIXES:
             raise ConversionError(f"{path}: a BRAT input is a folder, a .txt or an .ann file")
-        root, stems = path.parent, {path.with_suffix("")}
+        stem = path.with_suffix("")
+        root, candidates = path.parent, [p for p in path.parent.iterdir() if p.with_suffix("") == stem]
     else:
-        root = path
-        stems = {p.with_suffix("") for p in path.rglob("*") if p.suffix in (".txt", ".ann") and p.is_file()}
-        if not stems:
-            report.error(str(path), "no .txt or .ann files in this folder")
-            return
-    for stem in sorted(stems):
-        txt_path, ann_path = stem.with_suffix(".txt"), stem.with_suffix(".ann")
-        if not txt_path.exists():
-            report.error(str(ann_path), f"no text file {txt_path.name} beside it; annotations skipped")
+        root, candidates = path, list(path.rglob("*"))
+    files = [p for p in candidates if p.suffix.lower() in BRAT_SUFFIXES and p.is_file()]
+    if path.is_dir() and not files:
+        report.error(str(path), "no .txt or .ann files in this folder")
+        return
+    # stem -> suffix -> files: "a.TXT" pairs with "a.ann". Partners are found by stem, never made with
+    # `stem.with_suffix(".txt")`, which would turn the stem "2021.03.nota" into "2021.03.txt".
+    notes: dict[Path, dict[str, list[Path]]] = {}
+    for file in files:
+        notes.setdefault(file.with_suffix(""), {}).setdefault(file.suffix.lower(), []).append(file)
+    for stem, by_suffix in sorted(notes.items()):
+        twice = [same for same in by_suffix.values() if len(same) > 1]
+        if twice:
+            names = ", ".join(sorted(p.name for same in twice for p in same))
+            report.error(str(stem), f"several files for one note ({names}); note skipped")
             continue
-        if not ann_path.exists():
-            report.error(str(txt_path), f"no annotation file {ann_path.name} beside it; note skipped")
+        txt_path, ann_path = by_suffix.get(".txt", [None])[0], by_suffix.get(".ann", [None])[0]
+        if txt_path is None:
+            report.error(str(ann_path), f"no text file {stem.name}.txt beside it; annotations skipped")
+            continue
+        if ann_path is None:
+            report.error(str(txt_path), f"no annotation file {stem.name}.ann beside it; note skipped")
             continue
         yield txt_path, ann_path, stem.relative_to(root).as_posix()
 
 
-def _read_ann(ann_path: Path, report: ConversionReport, encoding: str | None) -> Iterator[TextBound]:
-    """The `T` lines of an `.ann` file; other kinds are counted, malformed lines reported."""
-    if not ann_path.read_bytes().strip():
+def _read_ann(ann_path: Path, report: ConversionReport, encoding: str | None) -> list[TextBound] | None:
+    """The `T` lines of an `.ann` file; other kinds are counted, malformed lines reported.
+
+    None when the file cannot be read (read_text has reported it).
+    """
+    if _blank(ann_path):
         # BRAT writes an empty .ann for a note nobody annotated: legal, but worth knowing.
         report.note(f"{ann_path}: no annotations")
-        return
+        return []
+    content = read_text(ann_path, report, encoding)
+    if not content:
+        return None
+    text_bounds: list[TextBound] = []
     seen: set[str] = set()
-    for number, line in enumerate(read_text(ann_path, report, encoding).splitlines(), start=1):
+    for number, line in enumerate(split_lines(content), start=1):
         where = f"{ann_path}:line {number}"
         if not line.strip():
             continue
@@ -126,7 +159,22 @@ def _read_ann(ann_path: Path, report: ConversionReport, encoding: str | None) ->
             report.drop(where, f"duplicate id {text_bound.id}")
             continue
         seen.add(text_bound.id)
-        yield text_bound
+        text_bounds.append(text_bound)
+    return text_bounds
+
+
+def _blank(path: Path) -> bool:
+    """Whether the file holds only whitespace, after a byte-order mark; False when it cannot be read (read_text
+    says why). An editor that saves an empty file as UTF-8 with BOM leaves its 3 bytes."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    for bom, padding in ((codecs.BOM_UTF8, b""), (codecs.BOM_UTF16_LE, b"\x00"), (codecs.BOM_UTF16_BE, b"\x00")):
+        if data.startswith(bom):
+            data = data[len(bom):].replace(padding, b"") if padding else data[len(bom):]
+            break
+    return not data.strip()
 
 
 def _parse_text_bound(line: str, where: str, report: ConversionReport) -> TextBound | None:
@@ -149,20 +197,30 @@ def _parse_text_bound(line: str, where: str, report: ConversionReport) -> TextBo
         if match is None:
             report.drop(where, f"malformed offsets {excerpt(offsets)!r}: expected 'start end[;start end...]'")
             return None
-        try:
-            fragments.append((int(match.group(1)), int(match.group(2))))
-        except ValueError:
+        if not all(OFFSET.match(number) for number in match.groups()):
             report.drop(where, f"offsets are not integers: {excerpt(piece)!r}")
             return None
+        if any(len(number) > OFFSET_DIGITS for number in match.groups()):
+            report.drop(where, f"offsets out of range: {excerpt(piece)!r}")
+            return None
+        fragments.append((int(match.group(1)), int(match.group(2))))
     return TextBound(entity_id, label, tuple(fragments), quoted, where)
+
+
+def text_column(text: str, fragments: Iterable[tuple[int, int]]) -> str:
+    """The text column of a `T` line: the fragment texts joined by one space, line ends made spaces.
+
+    The one definition for reading and for `export.export_brat`, so that what is written reads back.
+    """
+    quoted = " ".join(text[start:end] for start, end in fragments)
+    return quoted.replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
 
 
 def _quoted_text(text: str, fragments: tuple[tuple[int, int], ...]) -> str | None:
     """What BRAT writes in the text column for these offsets, or None when they fall outside the text."""
     if any(start < 0 or end > len(text) or start >= end for start, end in fragments):
         return None  # the builder reports bad offsets with their own message
-    # BRAT joins fragments with one space and keeps each .ann line on one line.
-    return " ".join(text[start:end] for start, end in fragments).replace("\r\n", " ").replace("\n", " ")
+    return text_column(text, fragments)
 
 
 def _mismatches(text: str, text_bounds: list[TextBound]) -> list[tuple[TextBound, str]]:

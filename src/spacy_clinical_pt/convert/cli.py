@@ -1,14 +1,29 @@
-"""The `convert` and `export` commands (registered in `spacy_clinical_pt.cli`)."""
+"""The `convert` and `export` commands (registered in `spacy_clinical_pt.cli`).
+
+Exit codes: 0 success; 1 bad input or a path that cannot be read or written (`error: ...` on stderr, nothing
+written); 2 bad options; 3 (`convert --lenient`) records or files were skipped, listed as errors in the
+summary and the report, and the rest was written.
+"""
 
 from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 
-from ..corpus import ConversionError
+from ..corpus import ConversionError, excerpt
+
+
+def fail(err: Exception) -> NoReturn:
+    """Print `error: <message>` and exit 1: the message names the file and line, record or path."""
+    if isinstance(err, OSError) and err.filename is not None:
+        message = f"{err.filename}: {err.strerror or type(err).__name__}"
+    else:
+        message = str(err)
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1) from None
 
 
 class InputFormat(str, Enum):
@@ -109,12 +124,13 @@ def convert_command(
             report_path=report,
             **options,
         )
-    except (ConversionError, ValueError) as err:
-        # A ConversionError names the file and line or record; a traceback would add nothing.
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=1) from None
+    except (ConversionError, ValueError, OSError) as err:
+        # A ConversionError names the file and line or record, an OSError its path; a traceback adds nothing.
+        fail(err)
     typer.echo(result.summary())
     typer.echo(f"wrote {output_path}")
+    if result.errors:
+        raise typer.Exit(code=3)  # lenient: some records were skipped (listed above), the rest was written
 
 
 def export_command(
@@ -135,7 +151,9 @@ def export_command(
             summary = export_brat(docs, output_path, spans_key=spans_key)
         else:
             summary = export_jsonspans(docs, output_path, spans_key=spans_key)
-    except ConversionError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=1) from None
+    except (ConversionError, ValueError, OSError) as err:
+        fail(err)
     typer.echo(f"wrote {summary.docs} documents, {summary.entities} entities to {output_path}")
+    if summary.skipped_attributes:
+        kept_out = ", ".join(f"{excerpt(name)} {n}" for name, n in sorted(summary.skipped_attributes.items()))
+        typer.echo(f"attributes {format.value} cannot hold, not written: {kept_out}", err=True)

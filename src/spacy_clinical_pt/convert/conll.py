@@ -11,8 +11,10 @@
     ...
 
 The token is the first column and the tag the last; columns between them (POS tags, chunks) are ignored.
-Columns are split on tabs when the line has one (a token may then hold spaces), else on whitespace. A blank
-line ends a sentence; `-DOCSTART-` lines, when present, separate documents, else a file is one document.
+Columns are split on tabs when the line has one (a token may then hold spaces), else on spaces: other
+whitespace (a no-break space, "\\x1c", U+2028...) stays inside its token. Lines end at "\\r\\n", "\\r" or
+"\\n" only. A blank line ends a sentence; `-DOCSTART-` lines, when present, separate documents, else a file
+is one document.
 The plain text is rebuilt with single spaces between tokens and "\\n" between sentences, and entities get
 character offsets into it.
 
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from ..corpus import ConversionReport, Entity, Record
-from .encoding import input_files, read_text
+from .encoding import input_files, read_text, split_lines
 
 CONLL_SUFFIXES = (
     ".conll", ".conll03", ".conllx", ".txt", ".tsv", ".col", ".ner",
@@ -53,7 +55,7 @@ SCHEMES = {
 PREFIXES = {"B": "B", "I": "I", "E": "E", "S": "S", "L": "E", "U": "S"}
 PREFIX_TAG = re.compile(r"^([BIESLU])-(.*)$")
 SUFFIX_TAG = re.compile(r"^(.+)-([BIESLU])$")
-LINE_BREAK = re.compile(r"\r\n|\r|\n")  # not str.splitlines, which also splits on \x85, \u2028...
+SPACES = re.compile(r" +")  # not str.split(), which also splits at "\xa0", "\x1c", "\u2028"...
 
 Tag = tuple[str | None, str | None]  # (prefix B/I/E/S, label), or (None, None) for O
 
@@ -228,11 +230,11 @@ def _parse(file: Path, text: str, report: ConversionReport) -> list[list[list[To
             documents[-1].append(sentence)
             sentence = []
 
-    for number, line in enumerate(LINE_BREAK.split(text), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             end_sentence()
             continue
-        columns = [c.strip() for c in line.split("\t")] if "\t" in line else line.split()
+        columns = [c.strip(" ") for c in line.split("\t")] if "\t" in line else SPACES.split(line.strip(" "))
         if columns[0] == DOCSTART:
             end_sentence()
             if documents[-1]:

@@ -11,12 +11,17 @@ One file is one clinical note:
     </TAGS>
     </SemClinBr>
 
-Each child of `<TAGS>` with offsets is an entity: `id`, `start`, `end` (or MAE 2's `spans="14~25"`, with
-`,`-separated pieces for a discontinuous entity), an optional `text` to check the offsets against, and `tag`:
+Every element with offsets under a `<TAGS>` element is an entity, however deep (inside a grouping element
+or another entity), and every `<TAGS>` block of the file is read. An entity has `id`, `start`, `end` (or
+MAE 2's `spans="14~25"`, with `,`-separated pieces for a discontinuous entity), an optional `text` to check
+the offsets against, and `tag`:
 one or more UMLS semantic types separated by `|`, written as TUIs (`T047`), abbreviations (`dsyn`) or names
 (`Disease or Syndrome`). When `tag` is absent the element name is read as the type (`<Disease_or_Syndrome>`),
 unless it is a generic one such as `<Entity>` (which is also the name of UMLS type T071).
 Link tags (`fromID`/`toID`) and non-consuming tags (offsets -1) are counted in `report.ignored_lines`.
+What is not read is reported: a tag with offsets outside `<TAGS>`, elements inside `<TEXT>`. A file with
+entity declarations in its DTD is refused (entity expansion can exhaust memory), as is one with several
+`<TEXT>` elements.
 
 Types are mapped to their UMLS semantic group (`data/semantic_groups.tsv`, the NLM SemGroups table), and the
 group name is the label ("Disorders", "Anatomy", "Chemicals & Drugs", ...). A tag whose types fall in
@@ -36,8 +41,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
-from ..corpus import ConversionReport, Entity, Record, excerpt, validate_entity
-from .encoding import input_files, read_text
+from ..corpus import ConversionError, ConversionReport, Entity, Record, excerpt, validate_entity
+from .encoding import input_files, read_text, text_codec
 
 SEMANTIC_GROUPS_RESOURCE = "semantic_groups.tsv"
 ENTITY_OFFSET_ATTRIBUTES = {"id", "start", "end", "spans", "text", "tag"}
@@ -49,6 +54,10 @@ XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 DECLARED_ENCODING = re.compile(rb"<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 RAW_TEXT = re.compile(r"<TEXT>(.*?)</TEXT>", re.DOTALL)
 CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
+ENTITY_DECLARATION = re.compile(r"<!ENTITY\b")
+# ASCII digits only (int() also reads "1_6" and other scripts' digits); -1 marks a non-consuming tag.
+OFFSET = re.compile(r"\s*-?\d+\s*$", re.ASCII)
+OFFSET_DIGITS = 18  # more cannot be an offset into a note (and int() refuses over 4,300 digits)
 
 
 class SemanticType(NamedTuple):
@@ -164,8 +173,11 @@ def read_semclinbr(path: Path, report: ConversionReport, *, keep_types: bool = F
 
 def _declared_encoding(file: Path) -> str | None:
     """The encoding named by the XML declaration, unless it is UTF-8 (then detection is as good)."""
-    with file.open("rb") as handle:
-        head = handle.read(200)
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(200)
+    except OSError:
+        return None  # read_text reports why the file cannot be read
     match = DECLARED_ENCODING.search(head)
     if match is None:
         return None
@@ -175,11 +187,23 @@ def _declared_encoding(file: Path) -> str | None:
 
 def _read_file(file: Path, report: ConversionReport, keep_types: bool) -> Record | None:
     declared = _declared_encoding(file)
+    if declared is not None:
+        try:
+            text_codec(declared)
+        except ConversionError as err:
+            report.error(str(file), f"its XML declaration names an encoding that cannot be used: {err}")
+            return None
     raw = read_text(file, report, encoding=declared)
     if not raw:
         return None
     if declared is not None:
         report.note(f"{file}: decoded as {declared}, the encoding its XML declaration names")
+    cdata = raw.find("<![CDATA[")
+    # A DTD comes before the root element, so before any CDATA section (whose text may hold anything).
+    if ENTITY_DECLARATION.search(raw if cdata < 0 else raw[:cdata]):
+        problem = "its DTD declares entities (<!ENTITY>): entity declarations are refused, as entity expansion"
+        report.error(str(file), f"{problem} can exhaust memory; SemClinBr files need none")
+        return None
     try:
         # The declaration is dropped because the text is already decoded (ElementTree would ignore it).
         root = ET.fromstring(XML_DECLARATION.sub("", raw, count=1))
@@ -187,16 +211,29 @@ def _read_file(file: Path, report: ConversionReport, keep_types: bool) -> Record
         line, column = err.position
         report.error(f"{file} line {line}", f"not well-formed XML at column {column}")
         return None
-    text_element = root if root.tag == "TEXT" else root.find(".//TEXT")
-    if text_element is None:
+    text_elements = list(root.iter("TEXT"))
+    if not text_elements:
         report.error(str(file), "no <TEXT> element")
         return None
-    tags_element = root.find(".//TAGS")
-    if tags_element is None:
+    if len(text_elements) > 1:
+        report.error(str(file), f"{len(text_elements)} <TEXT> elements; the offsets cannot be placed")
+        return None
+    tag_blocks = list(root.iter("TAGS"))
+    if not tag_blocks:
         report.error(str(file), "no <TAGS> element")
         return None
-    tags = _read_tags(file, tags_element, report, keep_types)
-    text = _choose_text(file, raw, text_element.text or "", tags, report)
+    text_element = text_elements[0]
+    inside_text = list(text_element.iter())[1:]
+    if inside_text:
+        names = ", ".join(f"<{name}>" for name in dict.fromkeys(e.tag for e in inside_text))
+        report.drop(
+            f"{file} <TEXT>",
+            f"{len(inside_text)} element(s) inside <TEXT> ({excerpt(names)}) are not read; tags belong in <TAGS>",
+        )
+    elements = _tag_elements(tag_blocks)
+    _report_stray_tags(file, root, {id(e) for e in elements} | {id(e) for e in text_element.iter()}, report)
+    tags = _read_tags(file, elements, report, keep_types)
+    text = _choose_text(file, raw, "".join(text_element.itertext()), tags, report)
     entities: list[Entity] = []
     for tag in tags:
         if not _check_offsets(tag, text, report):
@@ -210,18 +247,39 @@ def _read_file(file: Path, report: ConversionReport, keep_types: bool) -> Record
     return Record(doc_id=file.stem, text=text, entities=entities, origin=str(file))
 
 
-def _read_tags(file: Path, tags_element: ET.Element, report: ConversionReport, keep_types: bool) -> list[_Tag]:
-    """The entity tags under `<TAGS>`, their types resolved; bad ones reported (strict mode raises)."""
+def _tag_elements(tag_blocks: list[ET.Element]) -> list[ET.Element]:
+    """Every element under the `<TAGS>` blocks, at any depth, in document order, each once."""
+    elements: list[ET.Element] = []
+    seen: set[int] = set()
+    for block in tag_blocks:
+        for element in block.iter():  # iterative in ElementTree: deep nesting cannot overflow the stack
+            if element.tag != "TAGS" and id(element) not in seen:
+                seen.add(id(element))
+                elements.append(element)
+    return elements
+
+
+def _report_stray_tags(file: Path, root: ET.Element, read: set[int], report: ConversionReport) -> None:
+    """Elements with offsets that are neither under `<TAGS>` nor inside `<TEXT>`: listed as not read."""
+    for number, element in enumerate(root.iter(), start=1):
+        if id(element) not in read and (element.get("start") is not None or element.get("spans") is not None):
+            tag_id = element.get("id") or f"#{number} <{element.tag}>"
+            report.drop(f"{file} tag {excerpt(tag_id)}", "a tag outside <TAGS>, not read")
+
+
+def _read_tags(file: Path, elements: list[ET.Element], report: ConversionReport, keep_types: bool) -> list[_Tag]:
+    """The entity tags among `elements`, their types resolved; bad ones reported (strict mode raises)."""
     tags: list[_Tag] = []
     seen_ids: set[str] = set()
-    for number, element in enumerate(tags_element, start=1):
+    for number, element in enumerate(elements, start=1):
         tag_id = element.get("id") or f"#{number} <{element.tag}>"
-        where = f"{file} tag {tag_id}"
+        where = f"{file} tag {excerpt(tag_id)}"
         if element.get("start") is None and element.get("spans") is None:
             if LINK_ATTRIBUTES & set(element.attrib):
                 report.ignored_lines["link tags"] += 1
-            else:
+            elif len(element) == 0:
                 report.drop(where, "no start/end offsets")
+            # else an element that groups tags: its children are read on their own
             continue
         if tag_id in seen_ids:
             report.drop(where, "the tag id is used twice in this file")
@@ -256,11 +314,14 @@ def _fragments(element: ET.Element, where: str, report: ConversionReport) -> lis
     )
     fragments = []
     for start, end in pieces:
-        try:
-            fragments.append((int(start), int(end)))
-        except ValueError:
-            report.drop(where, f"offsets are not integers: {start.strip()!r}-{end.strip()!r}")
+        shown = f"{excerpt(start.strip())!r}-{excerpt(end.strip())!r}"
+        if not (OFFSET.match(start) and OFFSET.match(end)):
+            report.drop(where, f"offsets are not integers: {shown}")
             return None
+        if max(len(start.strip()), len(end.strip())) > OFFSET_DIGITS:
+            report.drop(where, f"offsets out of range: {shown}")
+            return None
+        fragments.append((int(start), int(end)))
     return sorted(fragments)
 
 

@@ -11,37 +11,49 @@ span-only pipeline: entity level, and token level at its fixed output). It adds 
 the model and its dated prices, `usage` (requests, replies, means and totals of time, tokens and cost: the paper's
 Table 4 figures) and `extraction` (what the task made of the replies: hallucinations, type errors, parse and
 request errors, exact and case-insensitive matches). Besides metrics.json and report.md it writes `usage.csv`
-(one row per note: its index, id and accounting, never its text) and `table4.md`. `table4_rows` + `table4`
-build the table across several run folders.
+(one row per note: its index, id and accounting, never its text; a request that failed or a reply that could
+not be read says why in `request_error` / `parse_error`) and `table4.md`. `table4_rows` + `table4` build the
+table across several run folders. A note whose requests all failed is scored as finding nothing, named on the
+console, and the command exits 3; an unreadable reply is the model's own miss (exit 0). Neither is cached, so a
+rerun asks for them again.
 
 `annotate-silver` has an LLM label unlabelled notes (as seed 003 does): whole notes or sentences, units under
 `--min-chars` characters dropped before any request, units where the LLM found no entity dropped after (unless
-`--keep-empty`), units whose request or reply failed always dropped. The DocBin it writes (spans in "sc", ids in
-`doc.user_data["clinical_pt"]`) trains with `configs/cnn.cfg` like any converted corpus.
+`--keep-empty`), units whose request or reply failed, or over the pipeline's `max_length`, always dropped and
+listed with their reason in the report (`failed`): the command then exits 3, and a rerun asks for them again.
+The DocBin it writes (spans in "sc", ids in `doc.user_data["clinical_pt"]`) trains with `configs/cnn.cfg` like
+any converted corpus.
 
-Means are over successful replies (a failed request has no tokens worth averaging); a reply served from the
-client's cache keeps the tokens and latency of its original request and is priced again from the config, so a
-rerun gives the same Table 4 (`cost_usd_paid` counts only the replies requested in this run).
+Means are over successful replies (a failed request has no tokens worth averaging), tokens and cost over those
+whose usage the provider reported (`unknown_usage` counts the others); a reply served from the client's cache
+keeps the tokens and latency of its original request and is priced again from the config, so a rerun gives the
+same Table 4 (`cost_usd_paid` counts only the replies requested in this run).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Iterable, Mapping, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Iterable, Mapping, NamedTuple, Optional, Sequence
 from urllib.parse import urlsplit
 
 import typer
+from confection import ConfigValidationError
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from tqdm import tqdm
 
-from ..corpus import USER_DATA_KEY, ConversionError, doc_id
+from ..corpus import USER_DATA_KEY, ConversionError, doc_id, excerpt
+from .cache import check_writable
 from .task import REPLY_COUNTS
 from .usage import USAGE_KEY
+
+if TYPE_CHECKING:
+    from ..evaluate import Evaluation
 
 LLM_COMPONENT = "llm"
 RECORDER = "clinical_pt_llm_usage"
@@ -49,8 +61,10 @@ TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "total
 # usage.csv columns: where the note is, then its accounting (ChatResponse.accounting()), then the task's counts.
 USAGE_COLUMNS = (
     "index", "doc_id", "model", "latency_s", *TOKEN_FIELDS, "cost_usd", "cached", "error", "attempts",
-    *REPLY_COUNTS, "parse_error", "request_error",
+    "cache_error", *REPLY_COUNTS, "parse_error", "request_error",
 )
+# How many failed notes or units the console names (all of them are in usage.csv or the report).
+NAMED_FAILURES = 5
 TABLE4_HEADER = ("Model (reasoning effort)", "Mean time (s)", "Mean tokens", "Cost per 1,000 responses (USD)")
 
 
@@ -102,10 +116,25 @@ def load_llm_pipeline(
     settings = dict(overrides or {})
     if allow_remote:
         settings[f"components.{LLM_COMPONENT}.model.allow_remote"] = True
-    nlp = assemble(config, overrides=settings)
+    try:
+        nlp = assemble(config, overrides=settings)
+    except ConfigValidationError as error:
+        raise ValueError(f"{config}: not a usable spacy-llm config ({_config_problem(error)})") from None
     if LLM_COMPONENT not in nlp.pipe_names:
         raise ValueError(f"{config}: no '{LLM_COMPONENT}' component in the pipeline (it has: {nlp.pipe_names})")
     return nlp
+
+
+def _config_problem(error: ConfigValidationError) -> str:
+    """What is wrong with a config, without quoting it: the file may be a note given by mistake."""
+    if error.errors:
+        first = error.errors[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "config"
+        more = f" (and {len(error.errors) - 1} more)" if len(error.errors) > 1 else ""
+        return f"{excerpt(where)}: {excerpt(str(first.get('msg', 'invalid')))}{more}"
+    # A parse error: confection's description quotes the offending line; keep only its number.
+    line = re.search(r"line:? (\d+)", str(error.desc or ""))
+    return "it cannot be parsed as a config" + (f" (line {line.group(1)})" if line else "")
 
 
 def _llm_config(nlp: Language) -> Mapping[str, Any]:
@@ -167,34 +196,38 @@ def _mean(total: float, n: int) -> Optional[float]:
 def usage_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Totals and means of per-doc accounting rows (`doc.user_data[USAGE_KEY]`): the `usage` section.
 
-    Means are over successful replies (no `error`). cost_usd: at the configured prices, every reply
-    (None when the model has no prices); cost_usd_paid: only the replies requested in this run (not cached).
+    Means are over successful replies (no `error`); those of tokens and cost over the replies whose figure is
+    known (`unknown_usage`: replies with a token figure the provider did not give as a count). cost_usd: at the
+    configured prices (None when the model has no prices); cost_usd_paid: only the replies requested in this run
+    (not cached).
     """
     requests = [row for row in rows if row]
     replies = [row for row in requests if not row.get("error")]
-    fresh = [row for row in requests if not row.get("cached")]
-    totals = {name: sum(int(row.get(name) or 0) for row in replies) for name in TOKEN_FIELDS}
+    fresh = [row for row in replies if not row.get("cached")]
+    known = {name: [int(row[name]) for row in replies if row.get(name) is not None] for name in TOKEN_FIELDS}
     time_total = sum(float(row.get("latency_s") or 0.0) for row in replies)
-    priced = all(row.get("cost_usd") is not None for row in requests)
-    cost = sum(float(row["cost_usd"]) for row in replies) if priced else None
-    paid = sum(float(row["cost_usd"]) for row in fresh if not row.get("error")) if priced else None
+    priced = any(row.get("cost_usd") is not None for row in requests)
+    costs = [float(row["cost_usd"]) for row in replies if row.get("cost_usd") is not None]
     summary: dict[str, Any] = {
         "requests": len(requests),
         "responses": len(replies),
         "request_errors": len(requests) - len(replies),
         "cached_responses": sum(1 for row in replies if row.get("cached")),
+        "unknown_usage": sum(1 for row in replies if any(row.get(name) is None for name in TOKEN_FIELDS)),
+        "cache_errors": sum(1 for row in requests if row.get("cache_error")),
         "attempts": sum(int(row.get("attempts") or 0) for row in requests),
         "total_time_s": time_total,
         "mean_time_s": _mean(time_total, len(replies)),
     }
     for name in TOKEN_FIELDS:
-        summary[f"mean_{name}"] = _mean(totals[name], len(replies))
+        summary[f"mean_{name}"] = _mean(sum(known[name]), len(known[name]))
     for name in TOKEN_FIELDS:
-        summary[name if name == "total_tokens" else f"total_{name}"] = totals[name]
+        summary[name if name == "total_tokens" else f"total_{name}"] = sum(known[name])
     summary.update(
-        cost_usd=cost,
-        cost_usd_paid=paid,
-        cost_per_1000_responses_usd=_mean(cost * 1000, len(replies)) if cost is not None else None,
+        cost_usd=sum(costs) if priced else None,
+        cost_usd_paid=sum(float(row["cost_usd"]) for row in fresh if row.get("cost_usd") is not None)
+        if priced else None,
+        cost_per_1000_responses_usd=_mean(sum(costs) * 1000, len(costs)) if priced else None,
     )
     return summary
 
@@ -279,8 +312,8 @@ def table4(rows: Sequence[Mapping[str, Any]]) -> str:
         for row in rows
     )
     lines += [
-        "Means over successful replies; tokens are prompt + completion (reasoning included); cost at the providers' "
-        f"list prices in the config. {counts}.",
+        "Means over successful replies (tokens and cost: those whose usage was reported); tokens are prompt + "
+        f"completion (reasoning included); cost at the providers' list prices in the config. {counts}.",
         "",
     ]
     return "\n".join(lines)
@@ -360,6 +393,16 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+def _failures(failed: Sequence[tuple[str, str]], noun: str, what: str) -> str:
+    """The console line naming failed notes or units: "2 notes without a reply, ... (rerun to retry them): n2:
+    HTTP 500 ...; n7: timeout". failed: (id, reason) pairs, the first NAMED_FAILURES named. what: follows the
+    counted noun."""
+    named = "; ".join(f"{identifier}: {reason}" for identifier, reason in failed[:NAMED_FAILURES])
+    more = f"; and {len(failed) - NAMED_FAILURES} more" if len(failed) > NAMED_FAILURES else ""
+    them = "it" if len(failed) == 1 else "them"
+    return f"{_count(len(failed), noun)} {what} (rerun to retry {them}): {named}{more}"
+
+
 def llm_baseline_command(
     config: Annotated[Path, typer.Argument(help="spacy-llm config, e.g. configs/llm/local.cfg.")],
     test: Annotated[Path, typer.Argument(help="Gold test set, a .spacy DocBin written by `convert`/`split`.")],
@@ -382,9 +425,10 @@ def llm_baseline_command(
 ) -> None:
     """Run an LLM pipeline over a test set and evaluate it like a trained pipeline, with its cost and errors."""
     from ..convert import load_docs
-    from ..evaluate import evaluate_pipeline, provenance, write_csv, write_outputs
+    from ..evaluate import evaluate_pipeline
 
     try:
+        check_writable(output, "--output", "give another folder")
         nlp = _command_pipeline(config, overrides, examples, allow_remote)
         docs = load_docs(test, nlp)
     except (ValueError, OSError) as err:
@@ -398,8 +442,33 @@ def llm_baseline_command(
         raise _fail(str(err)) from None
     finally:
         nlp.remove_pipe(RECORDER)
+    try:
+        written, section = _write_baseline(nlp, evaluation, recorder.rows, docs, output,
+                                           config=config, test=test, examples=examples, label=label, corpus=corpus,
+                                           limit=limit)
+    except OSError as err:
+        raise _fail(f"{output}: the results could not be written ({err.strerror or type(err).__name__})") from None
+    _echo_baseline(section, evaluation.metrics, len(docs), written)
+    failed = [(row["doc_id"], row["request_error"]) for row in usage_rows(recorder.rows, docs)
+              if row["request_error"]]
+    if failed:
+        typer.echo(_failures(failed, "note", "without a reply, scored as finding nothing"), err=True)
+        raise typer.Exit(code=3)
+
+
+def _write_baseline(
+    nlp: Language, evaluation: Evaluation, rows: Sequence[Mapping[str, Any]], docs: Sequence[Doc], output: Path, *,
+    config: Path, test: Path, examples: Optional[Path], label: Optional[str], corpus: Optional[str],
+    limit: Optional[int],
+) -> tuple[list[Path], dict[str, Any]]:
+    """Write an llm-baseline run folder: metrics.json, report.md (with the LLM part), usage.csv, table4.md.
+
+    RETURNS: the paths written and the `llm` section of metrics.json.
+    """
+    from ..evaluate import provenance, write_csv, write_outputs
+
     metrics = evaluation.metrics
-    section = llm_section(nlp, recorder.rows)
+    section = llm_section(nlp, rows)
     metrics["provenance"] = provenance(
         nlp, config, {"test": test, "examples": examples}, label=label or run_label(section["model"]), corpus=corpus
     )
@@ -409,17 +478,21 @@ def llm_baseline_command(
     written = write_outputs(evaluation, output)
     with open(output / "report.md", "a", encoding="utf8") as report:
         report.write(render_llm_report(section))
-    written.append(write_csv(usage_rows(recorder.rows, docs), output / "usage.csv"))
+    written.append(write_csv(usage_rows(rows, docs), output / "usage.csv"))
     table = output / "table4.md"
     table.write_text(table4([table4_row(metrics)]), encoding="utf8")
     written.append(table)
+    return written, section
 
+
+def _echo_baseline(section: Mapping[str, Any], metrics: Mapping[str, Any], notes: int, written: list[Path]) -> None:
+    """The console summary of an llm-baseline run."""
     usage, extraction = section["usage"], section["extraction"]
     token = metrics["token"]["IO"]
     strict = metrics["entity"]["strict"]["micro"]
     cost = usage["cost_per_1000_responses_usd"]
     typer.echo(
-        f"{section['label']}: {_count(usage['responses'], 'reply')} to {_count(len(docs), 'note')} "
+        f"{section['label']}: {_count(usage['responses'], 'reply')} to {_count(notes, 'note')} "
         f"({usage['cached_responses']} from the cache), {_count(usage['request_errors'], 'request error')}, "
         f"{_count(extraction['parse_errors'], 'unparsable reply')}"
     )
@@ -512,7 +585,10 @@ def split_units(notes: Iterable[tuple[str, str]], unit: str = "note") -> Iterabl
 
 @dataclass
 class SilverReport:
-    """What `annotate_silver` read, sent, dropped and kept (counts only, no text)."""
+    """What `annotate_silver` read, sent, dropped and kept (counts, ids and reasons, no text).
+
+    failed: per unit dropped as failed, {"doc_id", "reason"} (a request error, an unreadable reply, a unit too long).
+    """
 
     notes: int = 0
     units: int = 0
@@ -520,6 +596,7 @@ class SilverReport:
     dropped_empty: int = 0
     dropped_failed: int = 0
     kept: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
     entities_per_label: Counter = field(default_factory=Counter)
     gold_spans_removed: dict[str, int] = field(default_factory=dict)
     extraction: dict[str, int] = field(default_factory=dict)
@@ -530,6 +607,7 @@ class SilverReport:
             "notes": self.notes,
             "units": self.units,
             "dropped": {"short": self.dropped_short, "empty": self.dropped_empty, "failed": self.dropped_failed},
+            "failed": self.failed,
             "kept": self.kept,
             "entities": sum(self.entities_per_label.values()),
             "entities_per_label": dict(sorted(self.entities_per_label.items())),
@@ -565,7 +643,8 @@ def annotate_silver(
 ) -> tuple[list[Doc], SilverReport]:
     """Label `units` with the LLM pipeline `nlp` and keep the silver docs worth training on.
 
-    min_chars: units shorter than this (whitespace stripped) are dropped before any request.
+    min_chars: units shorter than this (whitespace stripped) are dropped before any request; units longer than
+        `nlp.max_length` too, as failed.
     keep_empty: keep units where the LLM found no entity (default: drop them, as seed 003 drops all-O sentences).
     limit: send at most this many units (after the length filter).
     RETURNS: (silver docs with spans in "sc" and `user_data["clinical_pt"] = {"doc_id", "entities": {},
@@ -577,6 +656,13 @@ def annotate_silver(
     report.dropped_short += len(units) - len(sent)
     if limit is not None:
         sent = sent[:limit]
+    for unit in sent:
+        if len(unit.text) > nlp.max_length:
+            report.dropped_failed += 1
+            report.failed.append({"doc_id": unit.doc_id, "reason": (
+                f"{len(unit.text):,} characters, over the pipeline's limit of {nlp.max_length:,} (nlp.max_length): "
+                "try --unit sentence")})
+    sent = [unit for unit in sent if len(unit.text) <= nlp.max_length]
     key = task_spans_key(nlp)
     rows: list[dict[str, Any]] = []
     kept: list[Doc] = []
@@ -585,9 +671,11 @@ def annotate_silver(
         row = doc.user_data.pop(USAGE_KEY, {})
         rows.append(row)
         spans = list(doc.spans.get(key, []))
-        if row.get("request_error") or row.get("parse_error"):
+        reason = row.get("request_error") or row.get("parse_error")
+        if reason:
             # No entities because the reply never came or could not be read: not a note without entities.
             report.dropped_failed += 1
+            report.failed.append({"doc_id": unit.doc_id, "reason": str(reason)})
             continue
         if not spans and not keep_empty:
             report.dropped_empty += 1
@@ -631,8 +719,14 @@ def annotate_silver_command(
     ] = None,
     overrides: OverridesOption = None,
 ) -> None:
-    """Label unlabelled notes with an LLM into a silver training DocBin (filters as seed 003; counts reported)."""
+    """Label unlabelled notes with an LLM into a silver training DocBin (filters as seed 003; counts reported).
+
+    Exits 3 when some units failed (listed in the report; a rerun asks for them again), 1 on bad input.
+    """
     try:
+        check_writable(output, "output", "give another file", folder=False)
+        if report_path is not None:
+            check_writable(report_path, "--report", "give another file", folder=False)
         notes, removed = read_unlabelled(unlabelled)
         nlp = _command_pipeline(config, overrides, examples, allow_remote)
         units = list(split_units(notes, unit.value))
@@ -640,12 +734,19 @@ def annotate_silver_command(
         raise _fail(str(err)) from None
     report = SilverReport(notes=len(notes), gold_spans_removed=removed)
     docs, report = annotate_silver(nlp, units, min_chars=min_chars, keep_empty=keep_empty, limit=limit, report=report)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    DocBin(store_user_data=True, docs=docs).to_disk(output)
-    if report_path is not None:
-        report_path.parent.mkdir(parents=True, exist_ok=True)
-        report_path.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf8")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        DocBin(store_user_data=True, docs=docs).to_disk(output)
+        if report_path is not None:
+            report_path.parent.mkdir(parents=True, exist_ok=True)
+            report_path.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2), encoding="utf8")
+    except OSError as err:
+        raise _fail(f"{err.filename or output}: could not be written ({err.strerror or type(err).__name__})") from None
     typer.echo(report.summary())
     if removed:
         typer.echo("gold spans removed from the input: " + ", ".join(f"{k} {v}" for k, v in removed.items()))
     typer.echo(f"wrote {output} ({report.kept} docs)" + (f" and {report_path}" if report_path else ""))
+    if report.failed:
+        failed = [(entry["doc_id"], entry["reason"]) for entry in report.failed]
+        typer.echo(_failures(failed, "unit", "failed, no entities read"), err=True)
+        raise typer.Exit(code=3)

@@ -4,12 +4,19 @@ A spacy-llm model knows nothing about tasks: it takes, per doc, an iterable of p
 `[{"role": ..., "content": ...}, ...]`, or a plain string sent as one user message) and returns, per doc, a list
 of `ChatResponse` (reply text plus tokens, cost, latency). Requests run concurrently, at most `max_concurrency`
 at a time; 429, 5xx, timeouts and connection errors are retried with exponential backoff; a request that still
-fails gives its doc a reply with `error` set and the run goes on. Only the standard library speaks HTTP.
+fails gives its doc a reply with `error` set and the run goes on. Each attempt has one deadline, `timeout`
+seconds from its start, by which the request must be sent and the whole reply read, however slowly the server
+sends it (connecting, TLS handshake included, waits at most `timeout` too). Only the standard library
+(`http.client`) speaks HTTP.
 
-Privacy: clinical notes leave the machine only when asked to. A `base_url` whose host is not loopback is refused
-when the model is built (before any request) unless `allow_remote` is true. The API key is read from the
-environment variable named by `api_key_env`, sent only as the Authorization header and never logged or stored;
-errors and logs carry a status and a short reason, never a prompt.
+Privacy: clinical notes leave the machine only when asked to, and only for the host that was checked. A
+`base_url` whose host is not loopback is refused when the model is built (before any request) unless
+`allow_remote` is true. The proxy variables of the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY...) are
+ignored: a request goes through a proxy only when the config names one in `proxy`, which is checked by the same
+rule. Redirects are never followed (a 3xx reply is that note's error). The API key is read from the environment
+variable named by `api_key_env`, sent only as the Authorization header and never logged or stored; errors and
+logs carry a status, the provider's error type and code and an excerpt of its message with any piece of the
+prompt or the key replaced (`privacy.provider_message`), never a prompt.
 
 ```ini
 [components.llm.model]
@@ -25,25 +32,31 @@ prices = {"date": "2025-11-14", "source": "https://openai.com/api/pricing/", "in
 
 from __future__ import annotations
 
+import functools
 import http.client
+import io
 import ipaddress
 import json
 import logging
+import math
 import os
+import re
+import socket
+import ssl
 import threading
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from email.message import Message
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from spacy_llm.registry import registry
 
 from .cache import ResponseCache, request_key
+from .privacy import guard_spacy_llm_logger, provider_message
 from .usage import ChatResponse
 
 logger = logging.getLogger(__name__)
@@ -53,8 +66,16 @@ REASONING_EFFORTS = ("minimal", "low", "medium", "high")
 RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 # Request fields the client sets itself; `extra_body` may not replace them.
 RESERVED_FIELDS = ("model", "messages")
-# Enough for "Unsupported value: 'temperature' does not support 0.1 with this model..." in an error.
-PROVIDER_MESSAGE_CHARS = 160
+# A token figure above this is a broken server, not a reply (no model reads or writes a billion tokens at once).
+MAX_TOKENS = 1_000_000_000
+# The most a reply body may hold (a chat completion is kilobytes); an error body is read up to ERROR_BODY_BYTES.
+MAX_REPLY_BYTES = 32 * 2**20
+ERROR_BODY_BYTES = 64 * 2**10
+READ_BYTES = 64 * 2**10
+# What a provider may put in an error, a log or usage.csv beside a status: identifiers and model names only
+# (anything else it sends could quote the prompt).
+IDENTIFIER = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+MODEL_NAME = re.compile(r"[A-Za-z0-9_.:/@+-]{1,64}")
 
 
 @registry.llm_models("spacy_clinical_pt.OpenAICompatible.v1")
@@ -71,6 +92,7 @@ def make_openai_compatible(
     max_backoff: float = 60.0,
     max_concurrency: int = 4,
     allow_remote: bool = False,
+    proxy: Optional[str] = None,
     cache_dir: Optional[str] = ".cache/llm",
     prices: Optional[dict[str, Any]] = None,
     extra_body: Optional[dict[str, Any]] = None,
@@ -89,6 +111,7 @@ def make_openai_compatible(
         max_backoff=max_backoff,
         max_concurrency=max_concurrency,
         allow_remote=allow_remote,
+        proxy=proxy,
         cache_dir=cache_dir,
         prices=prices,
         extra_body=extra_body,
@@ -114,12 +137,15 @@ class OpenAICompatible:
     temperature: sent only when not None (reasoning models reject it).
     reasoning_effort: "minimal", "low", "medium" or "high", sent as "reasoning_effort"; None sends nothing.
     max_tokens: reply budget, sent as "max_completion_tokens" (reasoning tokens included); None sends nothing.
-    timeout: seconds one attempt may take. max_retries: retries after the first attempt.
+    timeout: seconds one attempt may take, from its start to the last byte of the reply.
+    max_retries: retries after the first attempt.
     backoff: wait before the first retry (s), doubled each retry, capped at max_backoff; a Retry-After header
         (seconds) replaces it, also capped at max_backoff.
     max_concurrency: requests in flight at once.
-    allow_remote: permit a host that is not loopback (notes are then sent to it).
-    cache_dir: folder of the response cache (see `cache.py`); None disables it.
+    allow_remote: permit a host that is not loopback (notes are then sent to it), as base_url or as proxy.
+    proxy: an http:// proxy every request goes through ("http://proxy.hospital.example:3128"); None (the default)
+        connects to base_url directly, whatever the environment's proxy variables say. No credentials in it.
+    cache_dir: folder of the response cache (see `cache.py`), checked when the model is built; None disables it.
     prices: {"date", "source", "input", "output"}, USD per 1M prompt / completion tokens; None: cost is None.
     extra_body: fields merged into every request body (e.g. {"seed": 0}); part of the cache key.
     """
@@ -139,19 +165,25 @@ class OpenAICompatible:
         max_backoff: float = 60.0,
         max_concurrency: int = 4,
         allow_remote: bool = False,
+        proxy: Optional[str] = None,
         cache_dir: Optional[str | Path] = ".cache/llm",
         prices: Optional[Mapping[str, Any]] = None,
         extra_body: Optional[Mapping[str, Any]] = None,
     ) -> None:
         if not name:
             raise ValueError("the model `name` is empty: give the name the server serves (e.g. 'gpt-5-mini')")
+        guard_spacy_llm_logger()
         self._name = name
         self._base_url = base_url.rstrip("/")
-        self._host = _check_endpoint(self._base_url, allow_remote)
         self._url = f"{self._base_url}/chat/completions"
+        _check_endpoint(self._base_url, allow_remote, "base_url", ("http", "https"))
+        self._target = urlsplit(self._url)
+        self._proxy = _check_endpoint(proxy, allow_remote, "proxy", ("http",)) if proxy is not None else None
         # The cache key names the endpoint by host and path only: a local server may restart on another port.
-        self._cache_endpoint = self._host + urlsplit(self._url).path
+        self._cache_endpoint = str(self._target.hostname) + self._target.path
         self._api_key = _read_api_key(api_key_env)
+        # Certificates are verified against the system's store, as urllib does; one context serves every request.
+        self._tls = ssl.create_default_context() if self._target.scheme == "https" else None
 
         if reasoning_effort is not None and reasoning_effort not in REASONING_EFFORTS:
             raise ValueError(f"reasoning_effort must be one of {', '.join(REASONING_EFFORTS)} or null, "
@@ -187,6 +219,8 @@ class OpenAICompatible:
         self._max_backoff = max_backoff
         self._max_concurrency = max_concurrency
         self._cache = ResponseCache(cache_dir) if cache_dir is not None else None
+        if self._cache is not None:
+            self._cache.check()
         self._counter_lock = threading.Lock()
         self._requests_made = 0
 
@@ -235,27 +269,39 @@ class OpenAICompatible:
         return {"model": self._name, "messages": messages, **self._parameters}
 
     def _complete(self, body: dict[str, Any]) -> ChatResponse:
-        """One prompt's reply: from the cache, else from the server (stored in the cache when it succeeded)."""
+        """One prompt's reply: from the cache, else from the server (stored in the cache when it succeeded).
+
+        A cached reply can be taken out again (`ChatResponse.forget`): a task that cannot read it does, so that a
+        rerun asks again. A failed write leaves the reply uncached, says why in `cache_error`, and the run goes on.
+        """
         if self._cache is None:
             return self._send_with_retries(body)
-        key = request_key(self._cache_endpoint, body)
-        hit = self._cache.get(key)
+        cache, key = self._cache, request_key(self._cache_endpoint, body)
+        forget = functools.partial(cache.discard, key)
+        hit = cache.get(key)
         if hit is not None:
-            return replace(hit, cost_usd=self._cost(hit.prompt_tokens, hit.completion_tokens))
+            return replace(hit, cost_usd=self._cost(hit.prompt_tokens, hit.completion_tokens), forget_hook=forget)
         response = self._send_with_retries(body)
-        if response.error is None:
-            self._cache.put(key, response)
-        return response
+        if response.error is not None:
+            return response
+        try:
+            cache.put(key, response)
+        except OSError as err:
+            reason = err.strerror or type(err).__name__
+            logger.warning("LLM reply not cached (%s); the run goes on", reason)
+            return replace(response, cache_error=f"reply not cached: {reason}")
+        return replace(response, forget_hook=forget)
 
     def _send_with_retries(self, body: dict[str, Any]) -> ChatResponse:
         """Post `body` until it succeeds, fails for good, or `max_retries` retries are spent."""
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        prompt_texts = _prompt_texts(body)
         max_attempts = self._max_retries + 1
         attempt = 1
         while True:
             started = time.perf_counter()
             try:
-                return self._parse_reply(self._post(data), time.perf_counter() - started, attempt)
+                return self._parse_reply(self._post(data, prompt_texts), time.perf_counter() - started, attempt)
             except _RequestFailed as failure:
                 if not failure.retryable or attempt == max_attempts:
                     suffix = f" after {attempt} attempts" if attempt > 1 else ""
@@ -270,50 +316,94 @@ class OpenAICompatible:
                 time.sleep(delay)
                 attempt += 1
 
-    def _post(self, data: bytes) -> bytes:
-        """One HTTP attempt; raises `_RequestFailed` with a prompt-free reason."""
+    def _post(self, data: bytes, prompt_texts: list[str]) -> bytes:
+        """One HTTP attempt, over by `timeout` seconds from now: the 2xx body, or `_RequestFailed` with a reason
+        that holds no prompt (`prompt_texts`: the prompt's contents, replaced where an error quotes them)."""
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        request = urllib.request.Request(self._url, data=data, headers=headers, method="POST")
         with self._counter_lock:
             self._requests_made += 1
+        deadline = time.monotonic() + self._timeout
+        connection, target = self._connection(deadline)
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout) as reply:
-                return reply.read()
-        except urllib.error.HTTPError as err:
-            status = f"HTTP {err.code} {err.reason}"
-            detail = _provider_message(err)
-            if detail:
-                status = f"{status}: {detail}"
-            raise _RequestFailed(status, err.code in RETRY_STATUSES, _retry_after(err.headers)) from None
+            connection.connect()  # each step of it within `timeout` (the connection's own)
+            connection.sock.settimeout(_remaining(deadline))  # sendall keeps to one timeout for the whole body
+            connection.request("POST", target, body=data, headers=headers)
+            reply = connection.getresponse()
+            if 200 <= reply.status < 300:
+                return _read_body(reply, MAX_REPLY_BYTES)
+            if 300 <= reply.status < 400:
+                raise _RequestFailed(f"{_status_line(reply.status)}: redirect not followed", False)
+            status = self._error_status(reply.status, _read_body(reply, ERROR_BODY_BYTES, cut=True), prompt_texts)
+            raise _RequestFailed(status, reply.status in RETRY_STATUSES, _retry_after(reply.headers))
         except TimeoutError:
             raise _RequestFailed("timeout", True) from None
-        except urllib.error.URLError as err:
-            if isinstance(err.reason, TimeoutError):
-                raise _RequestFailed("timeout", True) from None
-            raise _RequestFailed(f"connection error ({type(err.reason).__name__})", True) from None
-        except (ConnectionError, http.client.HTTPException) as err:
+        except ssl.SSLCertVerificationError:
+            raise _RequestFailed("connection error (TLS certificate not trusted)", False) from None
+        except (OSError, http.client.HTTPException) as err:
             raise _RequestFailed(f"connection error ({type(err).__name__})", True) from None
+        finally:
+            connection.close()
+
+    def _connection(self, deadline: float) -> tuple[http.client.HTTPConnection, str]:
+        """A connection for one attempt (to base_url's host, or to the proxy) and the request target to send.
+
+        Through a proxy, an https request is tunnelled (CONNECT) and an http one is sent to the proxy with its
+        absolute URL, as urllib does. Every read of the reply waits until `deadline` at most.
+        """
+        target = self._target
+        path = target.path + (f"?{target.query}" if target.query else "")
+        if self._proxy is None:
+            host, port, request_target = str(target.hostname), target.port, path
+        else:
+            host, port = str(self._proxy.hostname), self._proxy.port or 80
+            request_target = path if target.scheme == "https" else self._url
+        connection: http.client.HTTPConnection
+        if target.scheme == "https":
+            connection = http.client.HTTPSConnection(host, port, timeout=self._timeout, context=self._tls)
+            if self._proxy is not None:
+                connection.set_tunnel(str(target.hostname), target.port or 443)
+        else:
+            connection = http.client.HTTPConnection(host, port, timeout=self._timeout)
+
+        def response(sock: socket.socket, *args: Any, **kwargs: Any) -> http.client.HTTPResponse:
+            return http.client.HTTPResponse(_DeadlineSocket(sock, deadline), *args, **kwargs)  # type: ignore[arg-type]
+
+        connection.response_class = response  # type: ignore[assignment]
+        return connection, request_target
+
+    def _error_status(self, code: int, raw: bytes, prompt_texts: list[str]) -> str:
+        """The reason of an error reply: "HTTP 400 Bad Request (type, code): excerpt of the message"."""
+        status = _status_line(code)
+        labels, message = _provider_error(raw)
+        if labels:
+            status = f"{status} ({', '.join(labels)})"
+        detail = provider_message(message, prompt_texts, [self._api_key] if self._api_key else [])
+        return f"{status}: {detail}" if detail else status
 
     def _parse_reply(self, raw: bytes, latency: float, attempts: int) -> ChatResponse:
-        """The ChatResponse of a 200 body; a body that is not a chat completion raises `_RequestFailed`."""
+        """The ChatResponse of a 2xx body; a body that is not a chat completion raises `_RequestFailed`.
+
+        Token figures that are not counts (negative, fractional, infinite, a string, above MAX_TOKENS) are
+        recorded as unknown (None) with a warning: the reply itself is good.
+        """
         try:
             reply = json.loads(raw)
             choice = reply["choices"][0]
             text = choice["message"]["content"]
-            usage = reply.get("usage") or {}
-            prompt_tokens = int(usage.get("prompt_tokens") or 0)
-            completion_tokens = int(usage.get("completion_tokens") or 0)
-            reasoning_tokens = int((usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError, RecursionError):
+            # ValueError includes undecodable bytes and numbers of more digits than int() reads.
             raise _RequestFailed("malformed reply: not a chat completion JSON", False) from None
         if not isinstance(text, str):
-            raise _RequestFailed(f"malformed reply: no message content "
-                                 f"(finish_reason={choice.get('finish_reason')})", False)
+            finish = choice.get("finish_reason") if isinstance(choice, dict) else None
+            raise _RequestFailed(f"malformed reply: no message content (finish_reason="
+                                 f"{finish if _is_identifier(finish) else 'unknown'})", False)
+        prompt_tokens, completion_tokens, reasoning_tokens = _usage_figures(reply.get("usage"))
+        model = reply.get("model")
         return ChatResponse(
             text=text,
-            model=str(reply.get("model") or self._name),
+            model=model if isinstance(model, str) and MODEL_NAME.fullmatch(model) else self._name,
             latency_s=latency,
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
@@ -322,27 +412,39 @@ class OpenAICompatible:
             attempts=attempts,
         )
 
-    def _cost(self, prompt_tokens: int, completion_tokens: int) -> Optional[float]:
-        """USD of one reply from the price table (per 1M tokens); None without prices."""
-        if self._prices is None:
+    def _cost(self, prompt_tokens: Optional[int], completion_tokens: Optional[int]) -> Optional[float]:
+        """USD of one reply from the price table (per 1M tokens); None without prices or with unknown tokens."""
+        if self._prices is None or prompt_tokens is None or completion_tokens is None:
             return None
         return prompt_tokens * self._prices["input"] / 1e6 + completion_tokens * self._prices["output"] / 1e6
 
 
-def _check_endpoint(base_url: str, allow_remote: bool) -> str:
-    """The host of `base_url`; refuses other schemes than http(s), and a remote host without `allow_remote`."""
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"base_url must be an http:// or https:// URL, not {base_url!r}")
+def _check_endpoint(url: str, allow_remote: bool, setting: str, schemes: tuple[str, ...]) -> SplitResult:
+    """The parts of `url`, the config's `setting` ("base_url" or "proxy"); refuses another scheme than `schemes`,
+    credentials, a bad port, and a host that is not loopback without `allow_remote`. No message repeats a URL
+    that holds credentials."""
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        reason = ("the API key is read from api_key_env" if setting == "base_url"
+                  else "a proxy that asks for a login is not supported")
+        raise ValueError(f"{setting} must not hold credentials (user:password@): {reason}")
+    if parts.scheme not in schemes:
+        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise ValueError(f"{setting} must be an {wanted} URL, not {url!r}")
     host = parts.hostname
     if not host:
-        raise ValueError(f"base_url has no host: {base_url!r}")
+        raise ValueError(f"{setting} has no host: {url!r}")
+    try:
+        parts.port
+    except ValueError:
+        raise ValueError(f"{setting} has no valid port: {url!r}") from None
     if not allow_remote and not _is_loopback(host):
+        where = host if setting == "base_url" else f"the proxy {host}"
         raise ValueError(
-            f"notes would be sent to {host}; set `allow_remote = true` in the model config "
+            f"notes would be sent to {where}; set `allow_remote = true` in the model config "
             f"(or `--allow-remote`) to opt in"
         )
-    return host
+    return parts
 
 
 def _is_loopback(host: str) -> bool:
@@ -365,6 +467,10 @@ def _read_api_key(api_key_env: Optional[str]) -> Optional[str]:
             f"the environment variable {api_key_env} (api_key_env) is not set or empty: export the API key "
             f"there, or set api_key_env = null for a local server without authentication"
         )
+    # Sent as a header: a space, a line break or a non-ASCII character would make every request fail.
+    if not (key.isascii() and key.isprintable()) or " " in key:
+        raise ValueError(f"the environment variable {api_key_env} (api_key_env) holds characters an API key does "
+                         f"not have (spaces, line breaks or non-ASCII): export the key alone")
     return key
 
 
@@ -388,27 +494,149 @@ def _check_message(message: Any) -> dict[str, Any]:
     return dict(message)
 
 
+def _prompt_texts(body: Mapping[str, Any]) -> list[str]:
+    """The text contents of a request's messages (a content is a string or a list of {"type": "text", "text"})."""
+    texts = []
+    for message in body.get("messages", []):
+        content = message.get("content")
+        parts = content if isinstance(content, list) else [content]
+        for part in parts:
+            text = part.get("text") if isinstance(part, Mapping) else part
+            if isinstance(text, str):
+                texts.append(text)
+    return texts
+
+
+def _remaining(deadline: float) -> float:
+    """Seconds left until `deadline` (time.monotonic()); raises TimeoutError when none are."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("the attempt's deadline passed")
+    return remaining
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The reading end of a socket where every read waits until `deadline` (time.monotonic()) at most, so that a
+    reply sent slowly, byte by byte, cannot hold an attempt past its timeout."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        self._raw = sock.makefile("rb", buffering=0)  # counted by the socket, which stays open while it is
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> Optional[int]:
+        self._sock.settimeout(_remaining(self._deadline))
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """What `http.client.HTTPResponse` reads a reply from: the socket, through a `_DeadlineReader`."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str, *args: Any, **kwargs: Any) -> io.BufferedReader:
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+
+def _read_body(reply: http.client.HTTPResponse, limit: int, cut: bool = False) -> bytes:
+    """The body of `reply`, at most `limit` bytes: beyond it, the rest is left unread when `cut`, else the reply
+    is refused."""
+    chunks, size = [], 0
+    while size <= limit:
+        chunk = reply.read(READ_BYTES)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    if cut:
+        return b"".join(chunks)[:limit]
+    raise _RequestFailed(f"malformed reply: body over {limit // 2**20} MiB", False)
+
+
+def _status_line(code: int) -> str:
+    """"HTTP 404 Not Found": the standard phrase, never the server's own (which is free text)."""
+    try:
+        return f"HTTP {code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"HTTP {code}"
+
+
+def _is_identifier(value: Any) -> bool:
+    return isinstance(value, (str, int)) and not isinstance(value, bool) and bool(IDENTIFIER.fullmatch(str(value)))
+
+
+def _provider_error(raw: bytes) -> tuple[list[str], Any]:
+    """The error type (or status) and code of an error body, where they are identifiers, and its message.
+
+    Read: OpenAI's `{"error": {"message", "type", "code"}}`, Google's `[{"error": {"message", "status",
+    "code"}}]` and `{"error": "message"}`; anything else gives ([], None).
+    """
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError):
+        return [], None
+    if isinstance(payload, list) and payload:
+        payload = payload[0]
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if not isinstance(error, dict):
+        return [], error
+    kind = error.get("type") or error.get("status")
+    labels = [str(value) for value in (kind, error.get("code")) if _is_identifier(value)]
+    return labels, error.get("message")
+
+
+def _usage_figures(usage: Any) -> tuple[Optional[int], Optional[int], Optional[int]]:
+    """(prompt, completion, reasoning) tokens of a reply's `usage`; None where unknown.
+
+    No `usage`: all unknown. No `completion_tokens_details` (or no reasoning_tokens in it): no reasoning tokens.
+    """
+    if usage is None:
+        return None, None, None
+    if not isinstance(usage, dict):
+        logger.warning("LLM reply usage is not an object: its tokens are recorded as unknown")
+        return None, None, None
+    prompt = _token_count(usage, "prompt_tokens", "usage.prompt_tokens")
+    completion = _token_count(usage, "completion_tokens", "usage.completion_tokens")
+    details = usage.get("completion_tokens_details")
+    if details is None:
+        return prompt, completion, 0
+    if not isinstance(details, dict):
+        logger.warning("LLM reply usage.completion_tokens_details is not an object: reasoning tokens recorded as "
+                       "unknown")
+        return prompt, completion, None
+    reasoning = _token_count(details, "reasoning_tokens", "usage.completion_tokens_details.reasoning_tokens")
+    return prompt, completion, 0 if "reasoning_tokens" not in details else reasoning
+
+
+def _token_count(figures: Mapping[str, Any], name: str, where: str) -> Optional[int]:
+    """figures[name] as a count of tokens, None when absent; a value that is not one is None with a warning."""
+    if name not in figures:
+        return None
+    value = figures[name]
+    # The range test comes first: it is False for infinity and NaN, and int() then never overflows.
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS \
+            and value == int(value):
+        return int(value)
+    logger.warning("LLM reply %s is not a token count (an integer from 0 to %s): recorded as unknown",
+                   where, f"{MAX_TOKENS:,}")
+    return None
+
+
 def _retry_after(headers: Optional[Message]) -> Optional[float]:
-    """The Retry-After header in seconds, when the server sent a number."""
+    """The Retry-After header in seconds, when the server sent a finite number."""
     value = headers.get("Retry-After") if headers is not None else None
     try:
-        return max(0.0, float(value)) if value is not None else None
+        seconds = float(value) if value is not None else None
     except ValueError:
         return None  # an HTTP date: the exponential backoff applies
-
-
-def _provider_message(err: urllib.error.HTTPError) -> str:
-    """The provider's `error.message` on one line, cut to PROVIDER_MESSAGE_CHARS (it names a bad parameter or a
-    limit, not the prompt), or "" when the body has none."""
-    try:
-        payload = json.loads(err.read())
-        error = payload["error"]
-        message = error["message"] if isinstance(error, dict) else error
-    except (ValueError, KeyError, TypeError, OSError, http.client.HTTPException):
-        return ""
-    if not message:
-        return ""
-    message = " ".join(str(message).split())
-    if len(message) <= PROVIDER_MESSAGE_CHARS:
-        return message
-    return message[: PROVIDER_MESSAGE_CHARS - 3] + "..."
+    return max(0.0, seconds) if seconds is not None and math.isfinite(seconds) else None

@@ -187,6 +187,9 @@ def render_config(preset: Preset, labels: Sequence[str] = NESTEDCLINBR_LABELS) -
         model.append("# Sending notes off this machine needs an explicit opt-in: see the header.")
     model += [
         "allow_remote = false",
+        "# The environment's proxy variables (HTTP_PROXY, HTTPS_PROXY...) are ignored: requests go to base_url only.",
+        '# To go through a proxy, name it ("http://proxy.example:3128"); it is checked like base_url.',
+        "proxy = null",
         "# Replies are cached on disk by request (model, parameters, prompt): a rerun makes no request.",
         f"cache_dir = {_value(CACHE_DIR)}",
     ]

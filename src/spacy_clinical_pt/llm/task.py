@@ -14,6 +14,10 @@ Where the output lives on a `Doc`:
   `attrs["scores"]` all 1.0 (float32, as spaCy's `spancat` stores scores; an LLM reply gives no probability).
 - `doc.user_data[USAGE_KEY]`: the reply's accounting (`ChatResponse.accounting()`, when the model returns
   `ChatResponse`s) and what became of the extracted items (`REPLY_COUNTS`), never any text of the note.
+
+A reply that cannot be read as entities (`parse_error`) is taken out of the model client's cache
+(`ChatResponse.forget`), so a rerun asks for it again. Building the task also keeps spacy-llm's logger from
+logging prompts and replies (`privacy.guard_spacy_llm_logger`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from spacy_llm.util import split_labels
 
 from ..convert.docbin import load_docs
 from ..corpus import align_span, doc_id
+from .privacy import guard_spacy_llm_logger
 from .usage import USAGE_KEY, ChatResponse
 
 logger = logging.getLogger(__name__)
@@ -99,6 +104,7 @@ def make_clinical_ner_task(
     gold_key: the `doc.spans` key of the gold entities in `example_path`.
     Without `example_path` and `example` the task is zero-shot and the prompt holds no example.
     """
+    guard_spacy_llm_logger()
     label_list = split_labels(labels)
     if not label_list or not all(label_list):
         raise ValueError(f"labels must name at least one entity label, with no empty name (got {labels!r})")
@@ -115,12 +121,14 @@ def make_clinical_ner_task(
     else:
         chosen = None
     folder = Path(template_dir) if template_dir is not None else TEMPLATE_DIR
+    system_path, user_path = folder / SYSTEM_TEMPLATE, folder / USER_TEMPLATE
     return ClinicalNERTask(
         labels=label_list,
-        system_template=read_template(folder / SYSTEM_TEMPLATE),
-        user_template=read_template(folder / USER_TEMPLATE),
+        system_template=read_template(system_path),
+        user_template=read_template(user_path),
         example=chosen,
         spans_key=spans_key,
+        template_names=(str(system_path), str(user_path)),
     )
 
 
@@ -134,23 +142,29 @@ class ClinicalNERTask:
         user_template: str,
         example: Optional[Dict[str, Any]],
         spans_key: str = "sc",
+        template_names: Tuple[str, str] = ("the system template", "the user template"),
     ) -> None:
         """labels: the entity labels to extract, in prompt order.
         system_template, user_template: Jinja sources of the two chat messages (variables in the module docstring).
         example: the few-shot example `{"text", "entities": [{"label", "text"}, ...]}`, or None for zero-shot.
         spans_key: the `doc.spans` key the extracted entities go to.
+        template_names: how errors name the two templates (their files).
+        A template that does not parse or render raises ValueError naming it (and the line).
         """
         self._labels = tuple(labels)
         self._spans_key = spans_key
         self._template_sources = (system_template, user_template)
         environment = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+        system_name, user_name = template_names
         # The system message is the same for every note: rendered once, so a template error shows at assembly.
-        self._system_prompt = environment.from_string(system_template).render(
+        self._system_prompt = render_template(
+            compile_template(environment, system_template, system_name), system_name,
             entities=", ".join(self._labels),
             example_text=example["text"] if example else None,
             example_response=json.dumps(example["entities"], ensure_ascii=False) if example else None,
         )
-        self._user_template = environment.from_string(user_template)
+        self._user_template = compile_template(environment, user_template, user_name)
+        render_template(self._user_template, user_name, input_text="")  # an unknown variable shows here too
 
     @property
     def labels(self) -> Tuple[str, ...]:
@@ -207,6 +221,8 @@ class ClinicalNERTask:
             parse_error = parsed.error
             if parse_error is not None:
                 logger.warning("LLM reply for %s could not be read: %s", where, parse_error)
+                if isinstance(reply, ChatResponse):
+                    reply.forget()  # out of the client's cache: a rerun asks again
             found, located = locate(doc, parsed.items, self._labels)
             spans, aligned = token_spans(doc, found)
             counts.update(located)
@@ -231,7 +247,8 @@ def parse_reply(text: str) -> ParsedReply:
 
     Also read: the JSON inside ``` fences (tried first), a single object (a list of one), an object wrapping a
     list (`{"entities": [...]}`: its first list), and JSON with prose before or after (the first balanced JSON
-    list or object that parses). Extra keys of an item are dropped.
+    list or object that parses). Extra keys of an item are dropped. A non-empty list none of whose items is
+    `{"label": str, "text": str}` is an error (its items are counted as invalid), not a reply without entities.
     """
     if not text.strip():
         return ParsedReply([], "empty reply", 0)
@@ -251,8 +268,14 @@ def parse_reply(text: str) -> ParsedReply:
         elif lists:
             value = lists[0]
         else:
-            return ParsedReply([], f"JSON object with keys {sorted(value)[:5]} holds no list of entities", 0)
+            # The keys are the model's text (they may quote the note): counted, not named.
+            keys = f"{len(value)} key" + ("" if len(value) == 1 else "s")
+            return ParsedReply([], f"JSON object with {keys} holds no list of entities", 0)
     items = [{"label": entry["label"], "text": entry["text"]} for entry in value if is_entity_item(entry)]
+    if value and not items:
+        # Not a reply without entities: a reply in another shape, which must not pass for one.
+        return ParsedReply([], f'none of the {len(value)} items of the reply is a {{"label", "text"}} object',
+                           len(value))
     return ParsedReply(items, None, len(value) - len(items))
 
 
@@ -405,6 +428,22 @@ def describe(doc: Doc, index: int) -> str:
     """How log lines name a doc: its document id when it has one, else its position in the batch; never its text."""
     identifier = doc_id(doc)
     return f"doc {identifier!r}" if identifier is not None else f"doc #{index} of the batch"
+
+
+def compile_template(environment: jinja2.Environment, source: str, name: str) -> jinja2.Template:
+    """The compiled template; ValueError naming `name` (its file) and the line when it does not parse."""
+    try:
+        return environment.from_string(source)
+    except jinja2.TemplateSyntaxError as err:
+        raise ValueError(f"{name}:line {err.lineno}: the template does not parse ({err.message})") from None
+
+
+def render_template(template: jinja2.Template, name: str, **variables: Any) -> str:
+    """The rendered template; ValueError naming `name` when it does not render (e.g. an unknown variable)."""
+    try:
+        return template.render(**variables)
+    except jinja2.TemplateError as err:
+        raise ValueError(f"{name}: the template does not render ({err.message})") from None
 
 
 def read_template(path: Path) -> str:

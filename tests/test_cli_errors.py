@@ -1,0 +1,142 @@
+"""Every command of the app, given a bad input as a new user would: a clear `error:` line naming the path, the
+documented exit code, never a traceback.
+
+The commands run through `cli.app` with `catch_exceptions=False`, so an exception a command lets escape fails the
+test here instead of being caught by `cli.main`'s last line of defence (tested in test_cli.py), which would hide
+it. Exit codes (README, "Exit codes"): 1 bad input, nothing written; 2 usage (typer's own); 3 partial.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from spacy.tokens import DocBin
+from typer.testing import CliRunner
+
+from spacy_clinical_pt.cli import app
+from spacy_clinical_pt.corpus import ConversionReport, Entity, Record, build_docs
+
+REPO = Path(__file__).resolve().parents[1]
+LOCAL_LLM = REPO / "configs" / "llm" / "local.cfg"
+# Nothing listens on the discard port: a command that got as far as a request would fail at once, not hang.
+NO_SERVER = ["--set", "components.llm.model.base_url=http://127.0.0.1:9/v1",
+             "--set", "components.llm.model.max_retries=0", "--set", "components.llm.model.timeout=2"]
+
+
+def assert_clean_error(result, *paths, code: int = 1) -> None:
+    """`result` of CliRunner: exit `code`, an `error:` line on stderr naming every path, no traceback, no
+    'unexpected' error (what `cli.main` says of an exception a command let escape)."""
+    assert result.exit_code == code, (result.exit_code, result.output)
+    assert "error:" in result.stderr, result.output
+    for path in paths:
+        assert str(path) in result.stderr, (str(path), result.stderr)
+    assert "Traceback" not in result.output
+    assert "unexpected" not in result.stderr
+
+
+def invoke(*args):
+    """Run the real app on `args` (paths as strings); exceptions propagate to the test."""
+    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+def untrained_pipeline(folder: Path) -> Path:
+    """Write a DocBin of 4 notes (`good.spacy`) and a pipeline with a clinical_tagger initialised on them, not
+    trained (`pipeline/`, seconds to make) into `folder`; RETURNS the pipeline folder."""
+    from spacy.training import Example
+
+    from spacy_clinical_pt.tokenizer import clinical_nlp
+
+    nlp = clinical_nlp()
+    records = [Record(f"d{i}", "Dor no peito e febre.", [Entity(0, 12, "Problema"), Entity(15, 20, "Teste")])
+               for i in range(4)]
+    docs = list(build_docs(nlp, records, ConversionReport()))
+    DocBin(store_user_data=True, docs=docs).to_disk(folder / "good.spacy")
+    nlp.add_pipe("clinical_tagger")
+    nlp.initialize(lambda: [Example(nlp.make_doc(doc.text), doc) for doc in docs])
+    nlp.to_disk(folder / "pipeline")
+    return folder / "pipeline"
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> dict[str, Path]:
+    """Good and bad inputs: a DocBin, a loadable pipeline with an (untrained) clinical_tagger, a text file, a
+    run folder whose metrics.json is not JSON, a missing path."""
+    folder = tmp_path_factory.mktemp("cli_errors")
+    untrained_pipeline(folder)
+    (folder / "notes.txt").write_text("Paciente com dor no peito.\n", encoding="utf8")
+    (folder / "run").mkdir()
+    (folder / "run" / "metrics.json").write_text("Paciente com dor no peito.\n", encoding="utf8")
+    return {
+        "good": folder / "good.spacy",
+        "pipeline": folder / "pipeline",
+        "text": folder / "notes.txt",
+        "bad_run": folder / "run",
+        "missing": folder / "absent.spacy",
+        "missing_dir": folder / "absent_folder",
+        "out": folder / "out",
+    }
+
+
+# (id, arguments with {placeholders} from `inputs`, the placeholder of the bad path that the message must name)
+CASES = [
+    ("convert-missing-input", ["convert", "{missing}", "{out}/c.spacy", "--format", "spacy"], "missing"),
+    ("convert-text-as-docbin", ["convert", "{text}", "{out}/c.spacy", "--format", "spacy"], "text"),
+    ("export-missing-input", ["export", "{missing}", "{out}/e", "--format", "brat"], "missing"),
+    ("export-text-as-docbin", ["export", "{text}", "{out}/e.jsonl", "--format", "jsonspans"], "text"),
+    ("split-missing-input", ["split", "{missing}", "{out}/s"], "missing"),
+    ("split-text-as-docbin", ["split", "{text}", "{out}/s"], "text"),
+    ("stats-missing-input", ["stats", "{missing}"], "missing"),
+    ("stats-text-as-docbin", ["stats", "{text}"], "text"),
+    ("evaluate-missing-pipeline", ["evaluate", "{missing_dir}", "{good}", "-o", "{out}/ev"], "missing_dir"),
+    ("evaluate-text-as-pipeline", ["evaluate", "{text}", "{good}", "-o", "{out}/ev"], "text"),
+    ("evaluate-missing-test", ["evaluate", "{pipeline}", "{missing}", "-o", "{out}/ev"], "missing"),
+    ("evaluate-text-as-test", ["evaluate", "{pipeline}", "{text}", "-o", "{out}/ev"], "text"),
+    ("aggregate-missing-run", ["aggregate", "{missing_dir}", "-o", "{out}/ag"], "missing_dir"),
+    ("aggregate-text-as-metrics", ["aggregate", "{bad_run}", "-o", "{out}/ag"], "bad_run"),
+    ("compare-missing-run", ["compare", "{missing_dir}", "{bad_run}", "-o", "{out}/cmp"], "missing_dir"),
+    ("compare-text-as-metrics", ["compare", "{bad_run}", "{bad_run}", "-o", "{out}/cmp"], "bad_run"),
+    ("annotate-missing-pipeline", ["annotate", "{missing_dir}", "{text}", "-o", "{out}/a.jsonl"], "missing_dir"),
+    ("annotate-text-as-pipeline", ["annotate", "{text}", "{text}", "-o", "{out}/a.jsonl"], "text"),
+    ("annotate-missing-input", ["annotate", "{pipeline}", "{missing}", "-o", "{out}/a.jsonl"], "missing"),
+    ("package-missing-pipeline", ["package", "{missing_dir}", "{out}/pk", "--encoder", "cnn", "--corpus", "x"],
+     "missing_dir"),
+    ("package-text-as-pipeline", ["package", "{text}", "{out}/pk", "--encoder", "cnn", "--corpus", "x"], "text"),
+    ("llm-baseline-missing-config", ["llm-baseline", "{missing}", "{good}", "-o", "{out}/llm", *NO_SERVER],
+     "missing"),
+    ("llm-baseline-text-as-config", ["llm-baseline", "{text}", "{good}", "-o", "{out}/llm", *NO_SERVER], "text"),
+    ("llm-baseline-missing-test", ["llm-baseline", str(LOCAL_LLM), "{missing}", "-o", "{out}/llm", *NO_SERVER],
+     "missing"),
+    ("llm-baseline-text-as-test", ["llm-baseline", str(LOCAL_LLM), "{text}", "-o", "{out}/llm", *NO_SERVER],
+     "text"),
+    ("annotate-silver-missing-config", ["annotate-silver", "{missing}", "{text}", "{out}/silver.spacy", *NO_SERVER],
+     "missing"),
+    ("annotate-silver-text-as-config", ["annotate-silver", "{text}", "{text}", "{out}/silver.spacy", *NO_SERVER],
+     "text"),
+    ("annotate-silver-missing-notes",
+     ["annotate-silver", str(LOCAL_LLM), "{missing_dir}", "{out}/silver.spacy", *NO_SERVER], "missing_dir"),
+]
+# The output under a file (a text file where a folder is needed): the message names it (the path starts with it).
+OUTPUT_UNDER_A_FILE = [
+    ("convert", ["convert", "{good}", "{text}/c.spacy", "--format", "spacy"]),
+    ("export", ["export", "{good}", "{text}/e", "--format", "brat"]),
+    ("split", ["split", "{good}", "{text}/s", "--method", "random"]),
+    ("evaluate", ["evaluate", "{pipeline}", "{good}", "-o", "{text}/ev", "--threshold-policy", "fixed"]),
+    ("annotate", ["annotate", "{pipeline}", "{text}", "-o", "{text}/a.jsonl"]),
+    ("package", ["package", "{pipeline}", "{text}/pk", "--encoder", "cnn", "--corpus", "x"]),
+    ("annotate-silver", ["annotate-silver", str(LOCAL_LLM), "{text}", "{text}/silver.spacy", *NO_SERVER]),
+    ("llm-baseline", ["llm-baseline", str(LOCAL_LLM), "{good}", "-o", "{text}/llm", *NO_SERVER]),
+]
+CASES += [(f"{command}-output-under-a-file", args, "text") for command, args in OUTPUT_UNDER_A_FILE]
+
+
+@pytest.mark.parametrize("args, bad", [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_bad_input_is_one_error_line_naming_the_path(inputs, args, bad, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the LLM commands' default cache folder lands here, not in the checkout
+    result = invoke(*(arg.format(**inputs) for arg in args))
+    assert_clean_error(result, inputs[bad])
+
+
+def test_every_command_has_a_case():
+    commands = {command.name for command in app.registered_commands}
+    assert commands == {case[1][0] for case in CASES}
