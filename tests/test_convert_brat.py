@@ -318,3 +318,18 @@ def test_undecodable_note_or_ann_is_reported_and_the_other_notes_are_written(nlp
         {"where": str(folder / "c.txt"), "problem": "note skipped: its annotation file c.ann could not be read"},
     ]
     assert [doc.user_data["clinical_pt"]["doc_id"] for doc in load_docs(tmp_path / "out.spacy")] == ["a"]
+
+
+@pytest.mark.parametrize(
+    "content, encoding",
+    [(b"\xc2\xa0\n", None), (b"\x1c", None), ("\n".encode("utf-16-le"), "utf-16-le")],
+    ids=["no-break space", "file separator", "utf-16 without bom, --encoding"],
+)
+def test_ann_that_decodes_to_whitespace_is_a_note_without_entities(nlp, tmp_path, content, encoding):
+    folder = write_pair(tmp_path / "in", "a", TEXT, "")
+    if encoding:
+        (folder / "a.txt").write_bytes(TEXT.encode(encoding))
+    (folder / "a.ann").write_bytes(content)
+    options = {"encoding": encoding} if encoding else {}
+    report = convert(nlp, tmp_path, folder, **options)
+    assert (report.docs, report.entities, report.errors) == (1, 0, [])

@@ -240,3 +240,17 @@ def test_attributes_a_format_cannot_hold_are_counted_not_written(nlp, tmp_path):
         "T1\tProblema 10 22\tdor no peito", "A1\tscore T1 alta"
     ]
     assert summary.skipped_attributes == {"begin": 1, "Nota": 1}
+
+
+def test_stored_offsets_that_are_bools_are_refused_before_writing(nlp, tmp_path):
+    # user data from elsewhere: True is an int in Python, and export used to write "Problema True 5"
+    doc = nlp.make_doc("Febre alta.")
+    span = doc.char_span(0, 5, label="Problema")
+    span.id_ = "T1"
+    doc.spans["sc"] = [span]
+    stored = {"label": "Problema", "start": True, "end": 5, "fragments": [[True, 5]], "attributes": {}}
+    doc.user_data["clinical_pt"] = {"doc_id": "x", "entities": {"T1": stored}}
+    with pytest.raises(ConversionError, match=r"doc 1 \(x\) entity at .* is no span of the text"):
+        export_brat([doc], tmp_path / "brat")
+    with pytest.raises(ConversionError, match=r"is no span of the text"):
+        export_jsonspans([doc], tmp_path / "out.json")

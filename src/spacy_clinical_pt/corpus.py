@@ -191,7 +191,7 @@ def validate_entity(entity: Entity, text: str, report: ConversionReport) -> bool
         report.drop(where, f"the label must be a non-empty string, found {type(label).__name__}{shown}")
         return False
     for start, end in ((entity.start, entity.end), *entity.fragments):
-        if not (_is_int(start) and _is_int(end)):
+        if not (is_int(start) and is_int(end)):
             report.drop(where, f"offsets are not integers: {describe(start)}-{describe(end)}")
             return False
         if start < 0 or end > len(text):
@@ -203,7 +203,7 @@ def validate_entity(entity: Entity, text: str, report: ConversionReport) -> bool
     return True
 
 
-def _is_int(value: Any) -> bool:
+def is_int(value: Any) -> bool:
     """An integer offset: `True` is an int in Python, but never an offset."""
     return isinstance(value, int) and not isinstance(value, bool)
 

@@ -25,7 +25,7 @@ from typing import Any, Iterable, NamedTuple
 from spacy.tokens import Doc
 
 from .convert.brat import text_column
-from .corpus import ConversionError, doc_id, entity_attributes
+from .corpus import ConversionError, doc_id, entity_attributes, is_int
 
 BRAT_ID = re.compile(r"T(\d+)$", re.ASCII)
 UNSAFE_NAME = re.compile(r"[^\w.\-/]+")
@@ -147,7 +147,7 @@ def _checked_entities(doc: Doc, where: str, spans_key: str) -> list[ExportedEnti
         if not isinstance(entity.label, str) or not entity.label.strip():
             raise ConversionError(f"{where} entity at {shown} has an empty label")
         for start, end in entity.fragments:
-            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+            if not (is_int(start) and is_int(end) and 0 <= start < end <= len(text)):
                 raise ConversionError(f"{where} entity at {shown} is no span of the text (length {len(text)})")
             if not text[start:end].strip():
                 raise ConversionError(f"{where} entity at {shown} holds only whitespace")
@@ -201,13 +201,13 @@ def export_jsonspans(
     with_key = 0
     entities_written = 0
     skipped: Counter = Counter()
+    core = {start_key, "end", "label", "fragments", "score"}  # written from the entity, never from an attribute
     for number, doc in enumerate(docs, start=1):
         with_key += spans_key in doc.spans
         identifier = doc_id(doc) or str(number)
         where = f"doc {number} ({identifier})"
         annotations = []
         for entity in _checked_entities(doc, where, spans_key):
-            core = {start_key, "end", "label", "fragments", "score"}
             annotation: dict[str, Any] = {k: v for k, v in entity.attributes.items() if k not in core}
             skipped.update(k for k in entity.attributes if k in core)
             annotation.update({start_key: entity.start, "end": entity.end, "label": entity.label})

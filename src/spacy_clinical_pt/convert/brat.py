@@ -20,13 +20,12 @@ When every mismatch of a file disappears with line ends read as `\\n`, lenient m
 
 from __future__ import annotations
 
-import codecs
 import re
 from pathlib import Path
 from typing import Iterable, Iterator, NamedTuple
 
 from ..corpus import ConversionError, ConversionReport, Entity, Record, excerpt
-from .encoding import read_text, split_lines
+from .encoding import decode_bytes, offset_problem, read_text, split_lines
 
 # The first character of a line says what it is (BRAT standoff format).
 IGNORED_KINDS = {
@@ -41,9 +40,7 @@ IGNORED_KINDS = {
 BRAT_SUFFIXES = (".txt", ".ann")  # compared in lower case
 TEXT_BOUND_ID = re.compile(r"T\d+$", re.ASCII)
 FRAGMENT = re.compile(r"(\S+) (\S+)$")
-# ASCII digits only: int() also reads "1_2", "+5" and other scripts' digits.
-OFFSET = re.compile(r"\d+$", re.ASCII)
-OFFSET_DIGITS = 18  # more cannot be an offset into a note (and int() refuses over 4,300 digits)
+OFFSET = re.compile(r"\d+$", re.ASCII)  # see encoding.offset_problem
 
 
 class TextBound(NamedTuple):
@@ -69,7 +66,7 @@ def read_brat(path: Path, report: ConversionReport, *, encoding: str | None = No
         text = read_text(txt_path, report, encoding)
         if not text:
             # read_text reported why; annotations, if any, go with their note
-            if not _blank(ann_path):
+            if not _blank(ann_path, encoding):
                 report.error(str(ann_path), f"annotations skipped: the note {txt_path.name} could not be read")
             continue
         text_bounds = _read_ann(ann_path, report, encoding)
@@ -132,7 +129,7 @@ def _read_ann(ann_path: Path, report: ConversionReport, encoding: str | None) ->
 
     None when the file cannot be read (read_text has reported it).
     """
-    if _blank(ann_path):
+    if _blank(ann_path, encoding):
         # BRAT writes an empty .ann for a note nobody annotated: legal, but worth knowing.
         report.note(f"{ann_path}: no annotations")
         return []
@@ -163,18 +160,13 @@ def _read_ann(ann_path: Path, report: ConversionReport, encoding: str | None) ->
     return text_bounds
 
 
-def _blank(path: Path) -> bool:
-    """Whether the file holds only whitespace, after a byte-order mark; False when it cannot be read (read_text
-    says why). An editor that saves an empty file as UTF-8 with BOM leaves its 3 bytes."""
+def _blank(path: Path, encoding: str | None) -> bool:
+    """Whether the file decodes (as `read_text` decodes it) to whitespace only, a byte-order mark aside; False when
+    it cannot be read or decoded (read_text says why). An editor saves an empty UTF-8 file with a BOM as 3 bytes."""
     try:
-        data = path.read_bytes()
-    except OSError:
+        return not decode_bytes(path.read_bytes(), str(path), ConversionReport(lenient=True), encoding).strip()
+    except (OSError, ConversionError):
         return False
-    for bom, padding in ((codecs.BOM_UTF8, b""), (codecs.BOM_UTF16_LE, b"\x00"), (codecs.BOM_UTF16_BE, b"\x00")):
-        if data.startswith(bom):
-            data = data[len(bom):].replace(padding, b"") if padding else data[len(bom):]
-            break
-    return not data.strip()
 
 
 def _parse_text_bound(line: str, where: str, report: ConversionReport) -> TextBound | None:
@@ -197,11 +189,9 @@ def _parse_text_bound(line: str, where: str, report: ConversionReport) -> TextBo
         if match is None:
             report.drop(where, f"malformed offsets {excerpt(offsets)!r}: expected 'start end[;start end...]'")
             return None
-        if not all(OFFSET.match(number) for number in match.groups()):
-            report.drop(where, f"offsets are not integers: {excerpt(piece)!r}")
-            return None
-        if any(len(number) > OFFSET_DIGITS for number in match.groups()):
-            report.drop(where, f"offsets out of range: {excerpt(piece)!r}")
+        problem = offset_problem(match.groups(), OFFSET)
+        if problem is not None:
+            report.drop(where, f"{problem}: {excerpt(piece)!r}")
             return None
         fragments.append((int(match.group(1)), int(match.group(2))))
     return TextBound(entity_id, label, tuple(fragments), quoted, where)

@@ -67,6 +67,24 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+# More digits cannot be an offset into a note (and int() refuses over 4,300 digits).
+OFFSET_DIGITS = 18
+
+
+def offset_problem(pieces: Iterable[str], pattern: re.Pattern[str]) -> str | None:
+    """Why `int()` must not read these offset strings, or None when every piece is an offset.
+
+    pattern: the reader's offset syntax (ASCII digits only: `int()` also reads "1_2", "+5" and other scripts'
+        digits). A piece that matches but has over `OFFSET_DIGITS` digits is "out of range".
+    """
+    pieces = list(pieces)
+    if not all(pattern.match(piece) for piece in pieces):
+        return "offsets are not integers"
+    if any(len(piece.strip()) > OFFSET_DIGITS for piece in pieces):
+        return "offsets out of range"
+    return None
+
+
 def line_of(data: bytes | str, offset: int) -> int:
     """The 1-based line number of `offset` (a byte or character offset) in `data`; lines as `split_lines`."""
     head = data[:offset]

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from ..corpus import ConversionError, ConversionReport, Entity, Record, describe, excerpt
+from ..corpus import ConversionError, ConversionReport, Entity, Record, describe, excerpt, is_int
 from .encoding import line_of, read_text, split_lines
 
 START_KEYS = ("begin", "start")
@@ -125,9 +125,7 @@ def iter_json_objects(
 
 def int_offset(value: Any) -> int | None:
     """`value` when it is a JSON integer (not a bool, not a float, not a string), else None."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        return None
-    return value
+    return value if is_int(value) else None
 
 
 def check_offsets(where: str, start: Any, end: Any, report: ConversionReport) -> tuple[int, int] | None:
@@ -159,7 +157,7 @@ def record_text(where: str, obj: Any, key: str, report: ConversionReport) -> str
         return None
     text = obj.get(key)
     if not isinstance(text, str):
-        found = "missing" if key not in obj else f"a {type(text).__name__}"
+        found = "missing" if key not in obj else f"found {type(text).__name__}"
         report.error(where, f"the {key!r} field must be a string ({found})")
         return None
     if not text.strip():

@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Iterator, NamedTuple
 
 from ..corpus import ConversionError, ConversionReport, Entity, Record, excerpt, validate_entity
-from .encoding import input_files, read_text, text_codec
+from .encoding import input_files, offset_problem, read_text, text_codec
 
 SEMANTIC_GROUPS_RESOURCE = "semantic_groups.tsv"
 ENTITY_OFFSET_ATTRIBUTES = {"id", "start", "end", "spans", "text", "tag"}
@@ -55,9 +55,8 @@ DECLARED_ENCODING = re.compile(rb"<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]
 RAW_TEXT = re.compile(r"<TEXT>(.*?)</TEXT>", re.DOTALL)
 CDATA = re.compile(r"<!\[CDATA\[(.*?)\]\]>", re.DOTALL)
 ENTITY_DECLARATION = re.compile(r"<!ENTITY\b")
-# ASCII digits only (int() also reads "1_6" and other scripts' digits); -1 marks a non-consuming tag.
+# See encoding.offset_problem; -1 marks a non-consuming tag.
 OFFSET = re.compile(r"\s*-?\d+\s*$", re.ASCII)
-OFFSET_DIGITS = 18  # more cannot be an offset into a note (and int() refuses over 4,300 digits)
 
 
 class SemanticType(NamedTuple):
@@ -315,11 +314,9 @@ def _fragments(element: ET.Element, where: str, report: ConversionReport) -> lis
     fragments = []
     for start, end in pieces:
         shown = f"{excerpt(start.strip())!r}-{excerpt(end.strip())!r}"
-        if not (OFFSET.match(start) and OFFSET.match(end)):
-            report.drop(where, f"offsets are not integers: {shown}")
-            return None
-        if max(len(start.strip()), len(end.strip())) > OFFSET_DIGITS:
-            report.drop(where, f"offsets out of range: {shown}")
+        problem = offset_problem((start, end), OFFSET)
+        if problem is not None:
+            report.drop(where, f"{problem}: {shown}")
             return None
         fragments.append((int(start), int(end)))
     return sorted(fragments)
