@@ -513,3 +513,12 @@ def test_the_registered_model_runs_in_an_llm_pipe(tmp_path):
     assert request.body["model"] == "local-model"
     assert request.body["messages"] == [{"role": "user", "content": "Don't do anything."}]
 
+
+
+def test_a_key_that_straddles_the_read_part_of_a_provider_message_is_replaced_whole():
+    from spacy_clinical_pt.llm.privacy import MESSAGE_CHARS, provider_message, redact
+
+    key = "sk-" + "k" * 37
+    message = "x" * (MESSAGE_CHARS - 10) + key + " rest"
+    assert "sk-" not in redact(message, [], [key]) and "[key]" in redact(message, [], [key])
+    assert "sk-" not in provider_message(" " * (MESSAGE_CHARS - 10) + key, [], [key])

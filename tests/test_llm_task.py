@@ -171,6 +171,9 @@ def test_parse_reply_reads_the_usual_reply_shapes(text, expected_items, invalid)
         ('[{"entidade": "febre", "tipo": "Problema"}, "febre"]',
          'none of the 2 items of the reply is a {"label", "text"} object'),
         ("  ", "empty reply"),
+        ("[" * 5000 + "]" * 5000, "JSON nested too deeply (5000 levels)"),
+        ('[{"label": "Problema", "text": "febre", "n": ' + "9" * 5000 + "}]",
+         "an integer of 5000 digits (Python reads at most 4300)"),
     ],
 )
 def test_parse_reply_gives_a_reason_instead_of_raising(text, reason):
@@ -338,6 +341,10 @@ def test_an_unreadable_reply_is_taken_out_of_the_cache_a_readable_one_is_not(nlp
                Forgettable(text=reply(("Problema", "febre"))), Forgettable(text="[]")]
     list(task.parse_responses(docs, [[response] for response in replies]))
     assert [response.forgotten for response in replies] == [True, False, False]
+    # a reply Python's parser cannot read (too deep): no crash, and asked again on a rerun
+    deep = Forgettable(text="[" * 5000 + "]" * 5000)
+    (doc,) = task.parse_responses(docs[:1], [[deep]])
+    assert deep.forgotten and doc.user_data[USAGE_KEY]["parse_error"] == "JSON nested too deeply (5000 levels)"
 
 
 def test_a_template_that_does_not_parse_names_its_file_and_line(tmp_path):

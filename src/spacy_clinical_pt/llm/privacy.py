@@ -35,17 +35,17 @@ def redact(message: str, prompt_texts: Iterable[str], secrets: Iterable[str] = (
 
     message: a provider's error message. prompt_texts: the contents of the messages sent. secrets: the API key.
     """
-    message = " ".join(message[:MESSAGE_CHARS].split())
-    for secret in secrets:
+    for secret in secrets:  # before the cut, which could leave the head of a key that straddles it
         if secret:
             message = message.replace(secret, KEY_MARK)
+    message = " ".join(message[:MESSAGE_CHARS].split())
     sources = "\x00".join(_fold(" ".join(text.split())) for text in prompt_texts)
     folded = _fold(message)
     pieces, start = [], 0
     while start < len(message):
         length = QUOTE_CHARS
         # A quote starts at a word character or a sign, not at a space: "could not process [prompt text]".
-        if not message[start].isspace() and folded[start:start + length] in sources and start + length <= len(message):
+        if not message[start].isspace() and start + length <= len(message) and folded[start:start + length] in sources:
             while start + length < len(message) and folded[start:start + length + 1] in sources:
                 length += 1
             if pieces[-1:] != [PROMPT_MARK]:  # two quotes in a row (two messages) are one mark

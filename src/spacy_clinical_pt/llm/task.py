@@ -36,6 +36,7 @@ from spacy_llm.registry import registry
 from spacy_llm.util import split_labels
 
 from ..convert.docbin import load_docs
+from ..convert.jsonspans import JSONProblem, parse_json
 from ..corpus import align_span, doc_id
 from .privacy import guard_spacy_llm_logger
 from .usage import USAGE_KEY, ChatResponse
@@ -304,10 +305,11 @@ def first_json(text: str) -> Tuple[Any, Optional[str]]:
         if end is None:
             return None, first_error or "unterminated JSON (the reply may have been cut off)"
         try:
-            return json.loads(text[start:end]), None
-        except json.JSONDecodeError as err:
-            # The decoder's message names a position, never the text.
-            first_error = first_error or f"malformed JSON: {err.msg} at character {err.pos}"
+            return parse_json(text[start:end]), None
+        except JSONProblem as problem:
+            # A position, a depth or a digit count, never the text; too deep or too long an integer is no crash.
+            reason = f"malformed JSON: line {problem.line} {problem.reason}" if problem.malformed else problem.reason
+            first_error = first_error or reason
         position = end
 
 
