@@ -405,8 +405,8 @@ def test_read_notes_skips_unreadable_jsonl_lines_and_keeps_line_separators_insid
         ("c", "Dor abdominal.\u2028Sem febre.\x85Fim.", f"{path}:line 4"),
     ]
     assert report.problems == [
-        {"where": f"{path}:line 2", "problem": "not readable JSON (Exceeds the limit (4300 digits) for i...)"},
-        {"where": f"{path}:line 3", "problem": "not readable JSON (nested too deeply)"},
+        {"where": f"{path}:line 2", "problem": "an integer of 5000 digits (Python reads at most 4300)"},
+        {"where": f"{path}:line 3", "problem": "JSON nested too deeply (100000 levels)"},
         {"where": f"{path}:line 5", "problem": "no 'text' key in this object"},
         {"where": f"{path}:line 6", "problem": "'text' is a list, not a string"},
     ]
@@ -503,6 +503,8 @@ def _output_case(tmp_path: Path, case: str) -> tuple[list, str]:
                                                       ".jsonl file (or a .json list); name it so"
     if case == "unknown encoding":
         return [source, "-o", tmp_path / "o.jsonl", "--encoding", "utf-99"], "error: unknown encoding 'utf-99'"
+    if case == "not a text encoding":
+        return [source, "-o", tmp_path / "o.jsonl", "--encoding", "base64"], "error: 'base64' is not a text encoding"
     assert case == "missing input"
     return [tmp_path / "absent.txt", "-o", tmp_path / "o.jsonl"], f"error: {tmp_path / 'absent.txt'}: no such " \
                                                                    "file or folder"
@@ -510,7 +512,7 @@ def _output_case(tmp_path: Path, case: str) -> tuple[list, str]:
 
 @pytest.mark.parametrize("case", ["jsonl into a folder", "under a file", "brat into a file", "existing file",
                                   "non-empty brat folder", "the input itself", "wrong suffix", "unknown encoding",
-                                  "missing input"])
+                                  "not a text encoding", "missing input"])
 def test_bad_output_or_options_are_refused_before_the_pipeline_is_loaded(runner_app, tmp_path, case):
     args, expected = _output_case(tmp_path, case)
     result = run(runner_app, tmp_path / "no_model", *args)  # a model that cannot load: the check comes first
@@ -573,8 +575,8 @@ def test_command_reports_every_skipped_input_and_exits_3(runner_app, rule_pipeli
         "annotated 2 notes: 2 entities (Problema 2)",
         "skipped 5 of 7 inputs:",
         f"  {source}:line 2: could not be annotated (ValueError: a component failed on this note)",
-        f"  {source}:line 3: not readable JSON (Exceeds the limit (4300 digits) for i...)",
-        f"  {source}:line 4: not readable JSON (nested too deeply)",
+        f"  {source}:line 3: an integer of 5000 digits (Python reads at most 4300)",
+        f"  {source}:line 4: JSON nested too deeply (100000 levels)",
         f"  {source}:line 6: the text holds an unpaired surrogate at character 4 (it cannot be written as UTF-8)",
         f"  {source}:line 7: 'text' is a number, not a string",
     ]

@@ -33,7 +33,6 @@ Exit status: 0 when every input was annotated; 3 when some inputs were skipped a
 
 from __future__ import annotations
 
-import codecs
 import itertools
 import json
 import os
@@ -55,8 +54,9 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from tqdm import tqdm
 
-from .convert.encoding import decode_bytes, read_text
-from .corpus import USER_DATA_KEY, ConversionError, ConversionReport, excerpt
+from .convert.encoding import decode_bytes, read_text, split_lines, text_codec
+from .convert.jsonspans import JSONProblem, parse_json
+from .corpus import LONE_SURROGATE, USER_DATA_KEY, ConversionError, ConversionReport, excerpt
 from .export import ExportSummary, export_brat, export_jsonspans
 
 STDIN = "-"
@@ -66,13 +66,9 @@ EXIT_PARTIAL = 3  # some inputs skipped, the others annotated and written
 MAX_PIECE_CHARS = 100_000
 # Where `split_text` cuts, best first: after a blank line, a line end, a sentence end, any whitespace.
 BOUNDARIES = (re.compile(r"\n[^\S\n]*\n\s*"), re.compile(r"\n\s*"), re.compile(r"[.!?]\s+"), re.compile(r"\s+"))
-# JSONL records end at a line end only: U+2028, \x85 or \x0c may sit inside a JSON string (str.splitlines cuts
-# there), a raw \r or \n cannot.
-JSONL_LINE_END = re.compile(r"\r\n|[\r\n]")
 # Control characters no note holds (tab, line and page ends are text); a file with many of them is binary data.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 BINARY_CONTROL_SHARE = 0.01
-SURROGATE = re.compile("[\ud800-\udfff]")  # json.loads gives one for an unpaired "\ud800"; UTF-8 cannot hold it
 JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "true or false", int: "a number",
               float: "a number", type(None): "null"}
 INPUT_POSITION = re.compile(r"(.*?)(?::(?:line|record) (\d+))?$", re.DOTALL)  # "notes.jsonl:line 12" -> notes.jsonl, 12
@@ -251,7 +247,7 @@ def _text_note(path: Path, doc_id: str, report: AnnotationReport, encoding: Opti
     if decoding.errors:  # lenient read_text records a file it cannot read or decode, and gives ""
         report.skip(decoding.errors[0]["where"], decoding.errors[0]["problem"])
         return None
-    problem = "the file is empty" if not text.strip() else binary_problem(text)
+    problem = binary_problem(text)  # an empty file is among read_text's errors
     if problem:
         report.skip(str(path), problem)
         return None
@@ -266,14 +262,6 @@ def _decoded_json_text(data: bytes, where: str, encoding: Optional[str]) -> str:
     return text
 
 
-def _load_json(text: str) -> Any:
-    """`json.loads`; Python's own limits (an integer of more than 4,300 digits, deep nesting) raise ValueError."""
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-
-
 def _jsonl_notes(data: bytes, where: str, report: AnnotationReport, encoding: Optional[str]) -> Iterator[Note]:
     """One note per JSONL line `{"text": str, "id": str|int (optional)}`; other lines are skipped and reported."""
     text = _decoded_json_text(data, where, encoding)
@@ -281,18 +269,15 @@ def _jsonl_notes(data: bytes, where: str, report: AnnotationReport, encoding: Op
         report.skip(where, "the file is empty")
         return
     seen: Counter = Counter()
-    for number, line in enumerate(JSONL_LINE_END.split(text), start=1):
+    # Records end at a line end only: U+2028, \x85 or \x0c may sit inside a JSON string.
+    for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
         origin = f"{where}:line {number}"
         try:
-            record = _load_json(line)
-        except json.JSONDecodeError as err:
-            # The message holds the parser's position, never the line itself (it may be clinical text).
-            report.skip(origin, f"not valid JSON ({err.msg} at column {err.colno})")
-            continue
-        except ValueError as err:
-            report.skip(origin, f"not readable JSON ({excerpt(str(err))})")
+            record = parse_json(line)
+        except JSONProblem as problem:  # a position, a depth or a digit count, never the line (clinical text)
+            report.skip(origin, f"not valid JSON {problem.reason}" if problem.malformed else problem.reason)
             continue
         note = _record_note(record, origin, f"line{number}", seen, report)
         if note is not None:
@@ -303,11 +288,10 @@ def _json_list_notes(data: bytes, where: str, report: AnnotationReport, encoding
     """One note per object of a JSON list, as in `_jsonl_notes`; a file that is not such a list raises."""
     text = _decoded_json_text(data, where, encoding)
     try:
-        records = _load_json(text)
-    except json.JSONDecodeError as err:
-        raise ConversionError(f"{where} line {err.lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
-    except ValueError as err:
-        raise ConversionError(f"{where}: not readable JSON ({excerpt(str(err))})") from None
+        records = parse_json(text)
+    except JSONProblem as problem:
+        kind = "not valid JSON " if problem.malformed else ""
+        raise ConversionError(f"{where} line {problem.line}: {kind}{problem.reason}") from None
     if not isinstance(records, list):
         raise ConversionError(f"{where}: expected a JSON list of objects with a 'text', got {_json_type(records)}")
     if not records:
@@ -486,7 +470,7 @@ def _note_pieces(note: Note, limit: int, report: Optional[AnnotationReport]) -> 
         problem = f"the text is not a string ({type(text).__name__})"
     elif not text.strip():
         problem = "the text is empty"
-    elif surrogate := SURROGATE.search(text):
+    elif surrogate := LONE_SURROGATE.search(text):
         problem = (
             f"the text holds an unpaired surrogate at character {surrogate.start()} (it cannot be written as UTF-8)"
         )
@@ -785,10 +769,7 @@ def _check_arguments(
     if input_path != STDIN and not Path(input_path).exists():
         raise ConversionError(f"{input_path}: no such file or folder")
     if encoding is not None:
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise ValueError(f"unknown encoding {encoding!r}") from None
+        text_codec(encoding)
     check_output(output, output_format, overwrite, source=input_path)
 
 
