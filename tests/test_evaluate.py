@@ -2,11 +2,13 @@
 
 import hashlib
 import json
+import zlib
 
 import numpy
 
 import pytest
 import spacy
+import srsly
 import typer
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span
@@ -462,7 +464,11 @@ def _bad_evaluate_args(case, saved_run, tmp_path):
     blocker = tmp_path / "a_file"
     blocker.write_text("")
     (tmp_path / "not_a_pipeline").mkdir()
+    damaged = tmp_path / "damaged.spacy"  # token counts of zero: spaCy builds the spans only when they are read
+    content = srsly.msgpack_loads(zlib.decompress((saved_run / "corpus" / "test.spacy").read_bytes()))
+    damaged.write_bytes(zlib.compress(srsly.msgpack_dumps({**content, "lengths": bytes(len(content["lengths"]))})))
     return {
+        "damaged test file": ([model, str(damaged), *oracle], "damaged.spacy: document 1: not a valid spaCy Doc"),
         "missing test file": ([model, str(tmp_path / "missing.spacy"), *oracle], "missing.spacy: no such file"),
         "corrupt test file": ([model, str(corrupt), *oracle], "corrupt.spacy: not a spaCy DocBin"),
         "corrupt dev file": ([model, test, "--dev", str(corrupt), "--output", str(tmp_path / "out")], "corrupt.spacy"),
@@ -477,8 +483,8 @@ def _bad_evaluate_args(case, saved_run, tmp_path):
 
 @pytest.mark.parametrize(
     "case",
-    ["missing test file", "corrupt test file", "corrupt dev file", "no pipeline there", "not a pipeline",
-     "no gold spans", "output under a file"],
+    ["missing test file", "corrupt test file", "damaged test file", "corrupt dev file", "no pipeline there",
+     "not a pipeline", "no gold spans", "output under a file"],
 )
 def test_evaluate_command_bad_input_is_a_clear_error(case, saved_run, tmp_path):
     args, named = _bad_evaluate_args(case, saved_run, tmp_path)

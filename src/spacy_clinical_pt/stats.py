@@ -24,8 +24,8 @@ from typing import Annotated, Any, Iterable, NamedTuple
 import typer
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
-from tqdm import tqdm
 
+from .convert.docbin import decoded_docs
 from .corpus import describe_error, doc_id, entity_attributes
 
 
@@ -57,19 +57,7 @@ def read_docs(path: str | Path) -> list[Doc]:
     except Exception as error:  # msgpack/zlib errors say nothing about which file was bad
         raise ValueError(f"{path}: not a spaCy DocBin file ({describe_error(error)})") from error
     # A bare Vocab: reading needs no language pipeline (and so no component entry points).
-    docs: list[Doc] = []
-    try:
-        # Documents are decoded one by one, and spans only when read: a damaged one only fails here.
-        for doc in tqdm(doc_bin.get_docs(Vocab()), total=len(doc_bin), desc=f"reading {path.name}", unit="doc",
-                        disable=None):
-            for group in doc.spans.values():
-                list(group)
-            docs.append(doc)
-    except Exception as error:
-        raise ValueError(
-            f"{path}: document {len(docs) + 1}: not a valid spaCy Doc, the DocBin is damaged ({describe_error(error)})"
-        ) from error
-    return docs
+    return decoded_docs(doc_bin, Vocab(), path, progress=True)
 
 
 def read_corpus(path: str | Path, spans_key: str, where: str | None = None) -> list[Doc]:

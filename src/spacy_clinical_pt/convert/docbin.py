@@ -14,8 +14,9 @@ from typing import Any, Iterator
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
+from tqdm import tqdm
 
-from ..corpus import ConversionError, ConversionReport, Entity, Record, doc_id, entity_attributes
+from ..corpus import ConversionError, ConversionReport, Entity, Record, describe_error, doc_id, entity_attributes
 
 
 def load_docs(path: str | Path, nlp: Language | None = None) -> list[Doc]:
@@ -30,9 +31,30 @@ def load_docs(path: str | Path, nlp: Language | None = None) -> list[Doc]:
         raise ConversionError(f"{path}: is a folder; expected a .spacy file")
     vocab = nlp.vocab if nlp is not None else Vocab()
     try:
-        return list(DocBin(store_user_data=True).from_disk(path).get_docs(vocab))
+        doc_bin = DocBin(store_user_data=True).from_disk(path)
     except Exception as err:  # msgpack/zlib raise many unrelated types for a file that is not a DocBin
         raise ConversionError(f"{path}: not a spaCy DocBin file ({type(err).__name__})") from None
+    return decoded_docs(doc_bin, vocab, path)
+
+
+def decoded_docs(doc_bin: DocBin, vocab: Vocab, path: Path, progress: bool = False) -> list[Doc]:
+    """The docs of `doc_bin`, every span group read: docs are decoded one by one and spans only when read, so a
+    damaged document would otherwise fail later, far from its file. ConversionError naming the file and document.
+
+    path: the DocBin's file, for messages and the progress bar. progress: show a progress bar.
+    """
+    docs: list[Doc] = []
+    try:
+        for doc in tqdm(doc_bin.get_docs(vocab), total=len(doc_bin), desc=f"reading {path.name}", unit="doc",
+                        disable=None if progress else True):
+            for group in doc.spans.values():
+                list(group)
+            docs.append(doc)
+    except Exception as error:
+        raise ConversionError(
+            f"{path}: document {len(docs) + 1}: not a valid spaCy Doc, the DocBin is damaged ({describe_error(error)})"
+        ) from error
+    return docs
 
 
 def read_docbin(
