@@ -280,6 +280,9 @@ BAD_METRICS = {
     "binary": b"\x89PNG\r\n\x1a\n\xff\xfe",
     "list": b"[1, 2]",
     "sections": b'{"token": 3, "entity": {}, "threshold": {}}',
+    "nested too deep": b"[" * 100_000,
+    "provenance a list": b'{"token": {}, "entity": {}, "threshold": {}, "provenance": []}',
+    "score a list": b'{"token": {"IO": {"micro": {"f1": [1]}}}, "entity": {}, "threshold": {}}',
 }
 
 

@@ -35,7 +35,7 @@ import numpy
 import typer
 from scipy import stats
 
-from .evaluate import label_matrix_name, write_csv
+from .evaluate import label_matrix_name, read_metrics, write_csv
 from .plots import plot_combined_pr
 from .schemes import SCHEMES
 
@@ -103,16 +103,7 @@ def load_run(run_dir: str | Path, group_by: str = "label") -> Run:
     path = run_dir / "metrics.json" if run_dir.is_dir() else run_dir
     if not path.is_file():
         raise FileNotFoundError(f"{run_dir}: no metrics.json (run `spacy-clinical-pt evaluate ... --output {run_dir}`)")
-    try:
-        data = json.loads(path.read_text(encoding="utf8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON (line {err.lineno})") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a UTF-8 text file; is it a metrics.json written by `evaluate`?") from None
-    except OSError as err:
-        raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: holds a JSON {type(data).__name__}, not the object `evaluate` writes")
+    data = read_metrics(path)
     for key in ("token", "entity", "threshold"):
         if not isinstance(data.get(key), dict):
             raise ValueError(f"{path}: no '{key}' section; is it a metrics.json written by `evaluate`?")
