@@ -34,7 +34,6 @@ Exit status: 0 when every input was annotated; 3 when some inputs were skipped a
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import re
 import sys

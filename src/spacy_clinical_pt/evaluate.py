@@ -74,9 +74,11 @@ from .metrics import (
     pr_curves,
     roc_curves,
     select_threshold,
+    span_tuples,
     threshold_array,
     token_label_matrix,
     token_metrics,
+    whitespace_tokens,
 )
 from .plots import plot_pr_curves, plot_roc_curves
 from .schemes import DEFAULT_THRESHOLD, column_label, columns, decode, label_probabilities
@@ -203,10 +205,6 @@ def find_tagger(nlp: Language, component: Optional[str] = None) -> Any:
     return taggers[-1] if taggers else None
 
 
-def _spans(spans: Sequence[Any]) -> list[tuple[int, int, str]]:
-    return [(int(s.start), int(s.end), str(s.label_)) for s in spans]
-
-
 def _same_tokens(a: Doc, b: Doc) -> bool:
     return len(a) == len(b) and all(x.text == y.text and x.whitespace_ == y.whitespace_ for x, y in zip(a, b))
 
@@ -236,26 +234,26 @@ def run_pipeline(
     for gold_doc, doc in zip(gold_docs, tqdm(predicted, total=len(gold_docs), desc=desc, unit="doc", disable=None)):
         gold_spans = list(gold_doc.spans.get(gold_key, []))
         if _same_tokens(doc, gold_doc):
-            gold = _spans(gold_spans)
+            gold = span_tuples(gold_spans)
         else:
             # Another tokenizer: map gold spans onto the predicted tokens (spans that cannot map are lost).
             aligned = Example(doc, gold_doc).get_aligned_spans_y2x(gold_spans, allow_overlap=True)
             lost += len(gold_spans) - len(aligned)
-            gold = _spans(aligned)
+            gold = span_tuples(aligned)
         probs = None
         if tagger is not None:
             probs = doc._.get("clinical_probs")
             if probs is None:
                 raise ValueError(f"component {tagger.name!r} left no doc._.clinical_probs; was it disabled?")
             probs = numpy.asarray(probs, dtype="float32")
-        space = numpy.fromiter((t.is_space for t in doc), dtype=bool, count=len(doc))
+        space = whitespace_tokens(doc)
         group = doc.spans.get(key, [])
         scores = group.attrs.get("scores") if hasattr(group, "attrs") else None
         scores = None if scores is None or len(scores) != len(group) else numpy.asarray(scores, dtype="float32")
         proposed = None
         if candidates is not None:
             proposed = sorted({(int(s.start), int(s.end)) for s in doc.spans.get(candidates, [])})
-        results.append(DocResult(space, probs, gold, _spans(group), scores, proposed))
+        results.append(DocResult(space, probs, gold, span_tuples(group), scores, proposed))
     return results, lost
 
 

@@ -46,6 +46,16 @@ ENTITY_MODES = ("strict", "partial", "boundary")
 SpanTuple = tuple[int, int, str]
 
 
+def whitespace_tokens(doc: Any) -> numpy.ndarray:
+    """bool (n_tokens,): True for the doc's whitespace tokens (`token.is_space`), the rows the metrics leave out."""
+    return numpy.fromiter((token.is_space for token in doc), dtype=bool, count=len(doc))
+
+
+def span_tuples(spans: Iterable[Any]) -> list[SpanTuple]:
+    """(start token, end token, label) of each span, as the metrics take them."""
+    return [(int(span.start), int(span.end), str(span.label_)) for span in spans]
+
+
 def prf(tp: float, fp: float, fn: float) -> tuple[float, float, float]:
     """Precision, recall and F1 from counts; 0.0 where a ratio is undefined (scikit-learn's zero_division=0)."""
     precision, recall, f1 = prf_arrays(tp, fp, fn)
@@ -61,7 +71,7 @@ def prf_arrays(
     def ratio(numerator: numpy.ndarray, denominator: numpy.ndarray) -> numpy.ndarray:
         return numpy.divide(numerator, denominator, out=numpy.zeros_like(numerator), where=denominator > 0)
 
-    return ratio(tp, tp + fp), ratio(tp, tp + fn), ratio(2 * tp, 2 * tp + fp + fn)
+    return ratio(tp, tp + fp), ratio(tp, tp + fn), f1_curve(tp, fp, fn)
 
 
 def _prf_dict(tp: int, fp: int, fn: int) -> dict[str, float]:
@@ -227,7 +237,7 @@ def grid_counts(y_true: numpy.ndarray, y_score: numpy.ndarray, grid: numpy.ndarr
 
 
 def f1_curve(tp: numpy.ndarray, fp: numpy.ndarray, fn: numpy.ndarray) -> numpy.ndarray:
-    """F1 per threshold from count arrays of shape (n_thresholds,); 0 where undefined."""
+    """F1 per entry of count arrays (per threshold, per column); 0 where undefined."""
     tp, fp, fn = (numpy.asarray(a, dtype="float64") for a in (tp, fp, fn))
     denominator = 2 * tp + fp + fn
     return numpy.divide(2 * tp, denominator, out=numpy.zeros_like(tp), where=denominator > 0)

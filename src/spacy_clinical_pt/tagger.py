@@ -37,7 +37,7 @@ from thinc.api import Config, Model, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 from wasabi import msg
 
-from .metrics import token_label_matrix, token_metrics
+from .metrics import span_tuples, token_label_matrix, token_metrics, whitespace_tokens
 from .schemes import (
     DEFAULT_THRESHOLD,
     Thresholds,
@@ -196,9 +196,9 @@ def token_level_scores(
         labels = sorted({s.label_ for spans in gold_spans + pred_spans for s in spans})
     gold, pred = [], []
     for eg, doc_gold, doc_pred in zip(examples, gold_spans, pred_spans):
-        space = numpy.fromiter((token.is_space for token in eg.predicted), dtype=bool, count=len(eg.predicted))
-        gold.append(token_label_matrix([_span_tuple(s) for s in doc_gold], space, labels))
-        pred.append(token_label_matrix([_span_tuple(s) for s in doc_pred], space, labels))
+        space = whitespace_tokens(eg.predicted)
+        gold.append(token_label_matrix(span_tuples(doc_gold), space, labels))
+        pred.append(token_label_matrix(span_tuples(doc_pred), space, labels))
     empty = numpy.zeros((0, len(labels)), dtype=bool)
     scores = token_metrics(numpy.concatenate(gold or [empty]), numpy.concatenate(pred or [empty]), labels)
     micro = scores["micro"]
@@ -211,10 +211,6 @@ def token_level_scores(
             label: {"p": s["precision"], "r": s["recall"], "f": s["f1"]} for label, s in scores["per_label"].items()
         },
     }
-
-
-def _span_tuple(span: Span) -> Tuple[int, int, str]:
-    return span.start, span.end, span.label_
 
 
 @registry.scorers("spacy_clinical_pt.clinical_tagger_scorer.v1")
@@ -357,7 +353,7 @@ class ClinicalTagger(TrainablePipe):
         threshold = self.threshold
         for doc, doc_probs in zip(docs, probs):
             doc_probs = numpy.asarray(doc_probs, dtype="float32")
-            space = numpy.fromiter((token.is_space for token in doc), dtype=bool, count=len(doc))
+            space = whitespace_tokens(doc)
             decoded = decode(
                 doc_probs, labels, scheme, threshold, self.cfg["bio_start_on_orphan_i"], space, self.continue_threshold
             )
