@@ -19,9 +19,6 @@ names, sizes and mutations, labels and exception messages have their quoted part
 
 from __future__ import annotations
 
-import datetime
-import os
-import platform
 import random
 import re
 import subprocess
@@ -33,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
-import spacy
 import typer
 from tqdm import tqdm
 
@@ -41,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 import converter_fuzz as fuzz  # noqa: E402  (the harness lives beside the tests that share it)
+from provenance import date_line, machine_line  # noqa: E402  (beside this script)
 
 RESULTS = Path("benchmarks/results/fuzz_converters.md")
 
@@ -227,11 +224,10 @@ def main(
     )
     without = [f for f in chosen if f not in fuzz.CORPUS_FORMATS]
     provenance = [
-        f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}",
+        date_line(),
         f"- commit: {git_state()}",
         f"- code under test: {code_under_test()}",
-        f"- machine: {platform.node()}, {platform.platform()}, {os.cpu_count()} CPU cores, Python "
-        f"{platform.python_version()}, spaCy {spacy.__version__}",
+        machine_line(),
         f"- run: {sum(s.inputs for s in stats.values())} inputs, seed {seed}, formats {', '.join(chosen)}, "
         f"{seconds:.0f} s in all (two conversions per input, one process)",
         "- data: generated inputs, the fixtures under tests/fixtures, real corpora from ../shared/corpora: "

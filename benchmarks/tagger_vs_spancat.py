@@ -23,11 +23,7 @@ goes to `benchmarks/results/tagger_vs_spancat.md` with the machine, the data (sh
 
 from __future__ import annotations
 
-import datetime
 import json
-import os
-import platform
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +37,8 @@ from spacy_clinical_pt.compare import mean_sd
 from spacy_clinical_pt.convert import load_docs
 from spacy_clinical_pt.encoders import resolve_encoder
 from spacy_clinical_pt.evaluate import git_commit, label_matrix_name, sha256_of
+
+from provenance import date_line, machine_line  # beside this script
 
 REPO = Path(__file__).resolve().parents[1]
 # Model name -> (config, `spacy train` overrides). Both read the split's train/dev and share the CNN tok2vec of
@@ -251,10 +249,9 @@ def main(
     typer.echo("\n" + text)
     data = {name: sha256_of(split / f"{name}.spacy")[:16] for name in ("train", "dev", "test")}
     provenance = [
-        f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}",
+        date_line(),
         f"- commit: {git_commit(REPO)}",
-        f"- machine: {socket.gethostname()}, {platform.platform()}, {os.cpu_count()} CPU cores, Python "
-        f"{platform.python_version()}, spaCy {spacy.__version__}",
+        machine_line(),
         f"- data: {split.relative_to(REPO) if split.is_relative_to(REPO) else split} (sha256 prefixes: "
         + ", ".join(f"{k} {v}" for k, v in data.items()) + ")",
         "- seeds: " + "; ".join(f"{name}: {len(rows)} run(s)" for name, rows in table.items()) + "; settings: "

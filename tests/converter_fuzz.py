@@ -1775,7 +1775,7 @@ def _run(call: Callable[[], Any]) -> tuple[Any, BaseException | None]:
     signal.setitimer(signal.ITIMER_REAL, CONVERT_SECONDS)
     try:
         return call(), None
-    except (Exception, ConverterTimeout, RecursionError) as err:
+    except (Exception, ConverterTimeout) as err:
         return None, err
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)

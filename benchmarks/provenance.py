@@ -1,0 +1,26 @@
+"""The provenance lines every results file in `benchmarks/results/` starts its list with: when, and on what machine.
+
+Kept beside the scripts, not in the package: a benchmark may measure an older copy of `spacy_clinical_pt` put first
+on PYTHONPATH, and these lines must not depend on it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+
+import spacy
+
+
+def date_line() -> str:
+    """`- date: <now, UTC, ISO 8601>`."""
+    return f"- date: {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}"
+
+
+def machine_line() -> str:
+    """`- machine: <host>, <platform>, <cores>, <Python and spaCy versions>`."""
+    return (
+        f"- machine: {platform.node()}, {platform.platform()}, {os.cpu_count()} CPU cores, Python "
+        f"{platform.python_version()}, spaCy {spacy.__version__}"
+    )
