@@ -29,8 +29,8 @@ offsets those stored in `doc.user_data["clinical_pt"]["entities"]`. For each key
 m output entities and c of the k named by a report entry: lost = k - c - m when positive. A report entry
 names an annotation when it names its file and its location; an entry in `errors` (a record or file that
 was not read) also covers every annotation of that record, or of the file when it names the file only, a
-location of another kind (a JSON list that does not parse names a line) or a decoding problem (the line of
-the first bad byte). Notes (`report.notes`) name nothing: a loss whose file a note mentions is still a loss,
+line of a file whose annotations sit in records (a JSON list that does not parse names a line) or a decoding
+problem (the line of the first bad byte). Notes (`report.notes`) name nothing: a loss whose file a note mentions is still a loss,
 marked "(a note names the file)". After a lenient stop, or a strict error, nothing is accounted for: the
 stop or the error is the finding.
 """
@@ -1661,8 +1661,10 @@ def covers(entry: Entry, where: Location) -> bool:
     """Whether a report entry names this annotation (see the module docstring for the rule)."""
     if entry.file not in where.files:
         return False
-    if entry.list == "errors" and (where.kind == "" or entry.kind != where.kind or entry.whole_file):
-        return True  # a file not read, or not read past a point of another kind
+    if entry.list == "errors" and (
+        where.kind == "" or entry.kind == "" or entry.whole_file or (entry.kind, where.kind) == ("line", "record")
+    ):
+        return True  # a file not read, or a JSON list not read past a line
     if entry.kind != where.kind or entry.unit != _unit(entry, where):
         return False
     return entry.sub in where.sub.split("|") or where.sub == "" or (entry.sub == "" and entry.list == "errors")

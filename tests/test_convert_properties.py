@@ -161,3 +161,13 @@ def test_an_id_less_tag_is_named_by_its_position_and_element():
     other_element = fuzz.parse_entry("dropped", "/x/nota.xml tag #2 <Finding>", names, "offsets are not integers")
     assert fuzz.find_losses([lost], Counter(), [named]) == []
     assert [loss.count for loss in fuzz.find_losses([lost], Counter(), [other_element])] == [1]
+
+
+def test_a_record_error_does_not_cover_line_located_annotations_of_the_file():
+    names = ["data.jsonl"]
+    annotation = fuzz.Annotation(("d3", 0, 3, "teste"), fuzz.Location(("data.jsonl",), "line", "3", "1"), "Teste")
+    record_error = fuzz.parse_entry("errors", "/x/data.jsonl record 1", names, "the 'text' field must be a string")
+    assert [loss.count for loss in fuzz.find_losses([annotation], Counter(), [record_error])] == [1]
+    line_error = fuzz.parse_entry("errors", "/x/data.jsonl line 1", names, "malformed JSON")
+    in_a_record = fuzz.Annotation(("d1", 0, 3, "teste"), fuzz.Location(("data.jsonl",), "record", "2"), "Teste")
+    assert fuzz.find_losses([in_a_record], Counter(), [line_error]) == []

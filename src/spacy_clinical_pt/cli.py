@@ -13,11 +13,11 @@ import typer
 from .annotate import annotate_command
 from .compare import aggregate_command, compare_command
 from .convert.cli import convert_command, export_command
+from .corpus import EXCERPT_CHARS, one_line
 from .evaluate import evaluate_command
 from .llm.baseline import annotate_silver_command, llm_baseline_command
 from .package import package_command
 from .split import split_command
-from .corpus import EXCERPT_CHARS, one_line
 from .stats import stats_command
 
 app = typer.Typer(
