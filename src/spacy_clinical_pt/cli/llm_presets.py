@@ -1,0 +1,1 @@
+"""The `llm-presets` command (to be written: wraps `spacy_clinical_pt.llm.presets`)."""
