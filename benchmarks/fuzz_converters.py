@@ -3,7 +3,7 @@
     python benchmarks/fuzz_converters.py                            # 10,000 inputs over the six formats
     python benchmarks/fuzz_converters.py --inputs 300 --formats brat,conll --seed 3
 
-Each input is made by `tests/converter_fuzz.py` (the harness the CI property tests use): a valid generated
+Each input is made by `tests/helpers/converter_fuzz.py` (the harness the CI property tests use): a valid generated
 input, or a generated input, a fixture or a real corpus file (../shared/corpora, when present) changed by one
 to three mutations. It is converted with `convert_path` in strict and in lenient mode and checked: a crash
 (an exception other than `ConversionError`), a hang, a strict error that names no file and location, a
@@ -36,7 +36,7 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-import converter_fuzz as fuzz  # noqa: E402  (the harness lives beside the tests that share it)
+from helpers import converter_fuzz as fuzz  # noqa: E402  (the harness the tests share: tests/helpers)
 from provenance import date_line, machine_line  # noqa: E402  (beside this script)
 
 RESULTS = Path("benchmarks/results/fuzz_converters.md")

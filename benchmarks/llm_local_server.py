@@ -4,7 +4,7 @@
 
 What is real: the HTTP client (`spacy_clinical_pt.OpenAICompatible.v1`, retries included), the task (the paper's
 prompt, reply parsing, alignment, hallucination and type-error counts), `llm-baseline` (the same evaluation as a
-trained pipeline, usage accounting, Table 4). What is NOT: the replies. `tests/llm_server.py`'s `FakeLLMServer`
+trained pipeline, usage accounting, Table 4). What is NOT: the replies. `tests/helpers/llm_server.py`'s `FakeLLMServer`
 answers each note with its own GOLD entities, corrupted on a fixed plan (seed 0), so every figure it prints
 measures the pipeline's bookkeeping, never a model:
 
@@ -23,7 +23,6 @@ corruption plan as counts). The corpus comes from `weasel run convert` and `weas
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 import sys
@@ -50,12 +49,11 @@ BASE_PROMPT_TOKENS = 2400
 
 
 def load_fake_server() -> Any:
-    """The `tests/llm_server.py` module, imported by path (tests/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("llm_server", REPO / "tests" / "llm_server.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["llm_server"] = module  # its dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
+    """The `tests/helpers/llm_server.py` module (the fake server the tests use)."""
+    sys.path.insert(0, str(REPO / "tests"))
+    from helpers import llm_server
+
+    return llm_server
 
 
 def canned_replies(docs: list[Doc], rng: random.Random) -> tuple[list[str], dict[str, int]]:

@@ -36,7 +36,8 @@ import typer
 from spacy_clinical_pt.compare import mean_sd
 from spacy_clinical_pt.convert import load_docs
 from spacy_clinical_pt.encoders import resolve_encoder
-from spacy_clinical_pt.evaluate import git_commit, label_matrix_name, sha256_of
+from spacy_clinical_pt.evaluate import label_matrix_name
+from spacy_clinical_pt.results import git_commit, sha256_of
 
 from provenance import date_line, machine_line  # beside this script
 

@@ -560,7 +560,7 @@ def pipeline_spans_key(nlp: Language, spans_key: Optional[str] = None) -> str:
     """The `doc.spans` key to read: `spans_key` when given, else the pipeline's `clinical_tagger`'s, else "sc"."""
     if spans_key:
         return spans_key
-    from .evaluate import find_tagger
+    from .pipes import find_tagger
 
     tagger = find_tagger(nlp)
     return tagger.key if tagger is not None else "sc"

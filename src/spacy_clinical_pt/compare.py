@@ -35,7 +35,8 @@ import numpy
 import typer
 from scipy import stats
 
-from .evaluate import label_matrix_name, read_metrics, write_csv
+from .evaluate import label_matrix_name
+from .results import read_metrics, write_csv
 from .plots import plot_combined_pr
 from .schemes import SCHEMES
 

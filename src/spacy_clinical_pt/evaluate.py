@@ -39,13 +39,10 @@ output folder that cannot be written) is an `error:` line naming it, and exit co
 
 from __future__ import annotations
 
-import csv
 import datetime
-import hashlib
 import json
 import platform
 import socket
-import subprocess
 import sys
 from dataclasses import dataclass, field
 from enum import Enum
@@ -61,7 +58,6 @@ from spacy.training import Example
 from tqdm import tqdm
 
 from . import __version__
-from .corpus import describe, describe_error
 from .metrics import (
     THRESHOLD_GRID,
     SpanTuple,
@@ -80,7 +76,9 @@ from .metrics import (
     token_metrics,
     whitespace_tokens,
 )
+from .pipes import find_span_classifier, find_tagger, load_pipeline
 from .plots import plot_pr_curves, plot_roc_curves
+from .results import git_commit, sha256_of, write_csv
 from .schemes import DEFAULT_THRESHOLD, column_label, columns, decode, label_probabilities
 
 NEEDS_DEV = "threshold policy 'dev' needs a dev set: pass --dev DEV.spacy (or --threshold-policy oracle/fixed)"
@@ -119,20 +117,6 @@ def policy_description(policy: str) -> str:
         "fixed": "fixed (threshold given, not tuned)",
         "output": "none (span-only pipeline: its fixed output is scored)",
     }[policy]
-
-
-def find_span_classifier(nlp: Language, key: str) -> Any:
-    """The spaCy span categorizer (`spancat`) whose spans are the pipeline's output under `doc.spans[key]`: the
-    last component writing `key`, if that is one (a `clinical_tagger` writing `key` after it wins). Else None."""
-    from spacy.pipeline import SpanCategorizer
-
-    from .tagger import ClinicalTagger
-
-    last = None
-    for _, pipe in nlp.pipeline:
-        if isinstance(pipe, (SpanCategorizer, ClinicalTagger)) and pipe.key == key:
-            last = pipe
-    return last if isinstance(last, SpanCategorizer) else None
 
 
 def candidates_key(classifier: Any) -> Optional[str]:
@@ -190,19 +174,6 @@ class Evaluation:
     metrics: dict[str, Any]
     pr_rows: list[dict[str, Any]] = field(default_factory=list)
     roc_rows: list[dict[str, Any]] = field(default_factory=list)
-
-
-def find_tagger(nlp: Language, component: Optional[str] = None) -> Any:
-    """The pipeline's `clinical_tagger` (the last one, or the one named `component`), or None if it has none."""
-    from .tagger import ClinicalTagger
-
-    if component is not None:
-        if component not in nlp.pipe_names:
-            raise ValueError(f"no component {component!r} in the pipeline (it has: {', '.join(nlp.pipe_names)})")
-        pipe = nlp.get_pipe(component)
-        return pipe if isinstance(pipe, ClinicalTagger) else None
-    taggers = [pipe for _, pipe in nlp.pipeline if isinstance(pipe, ClinicalTagger)]
-    return taggers[-1] if taggers else None
 
 
 def _same_tokens(a: Doc, b: Doc) -> bool:
@@ -767,33 +738,6 @@ def evaluate_span_classifier(
     return Evaluation(metrics, pr_rows=curves)
 
 
-def sha256_of(path: str | Path) -> str:
-    """The SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def git_commit(cwd: str | Path = ".") -> Optional[str]:
-    """`git rev-parse HEAD` of the repository holding `cwd` (suffixed "+dirty" with local changes), or None."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
-        ).stdout.strip()
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return head + ("+dirty" if status else "") if head else None
-
-
 def provenance(
     nlp: Language,
     model: str,
@@ -1020,64 +964,6 @@ def render_report(metrics: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_csv(rows: Sequence[Mapping[str, Any]], path: str | Path) -> Path:
-    """Rows of dicts as a CSV with a header (the keys of the first row)."""
-    path = Path(path)
-    with open(path, "w", newline="", encoding="utf8") as handle:
-        if rows:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-    return path
-
-
-def read_metrics(path: str | Path) -> dict[str, Any]:
-    """A metrics.json of `write_outputs`, checked for what `package` and `compare` read from it: objects where
-    sections are read, numbers for scores, a number, an object or null for thresholds.
-
-    Raises FileNotFoundError naming the file when it is absent, ValueError naming the file (and the key) when it
-    is not JSON or not shaped like a metrics.json.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such metrics file (the metrics.json of `evaluate`)")
-    try:
-        metrics = json.loads(path.read_text(encoding="utf8"))
-    except (ValueError, RecursionError) as error:  # not JSON, not UTF-8, nested too deep, a number too long
-        raise ValueError(f"{path}: not a JSON file ({describe_error(error)})") from None
-    except OSError as error:
-        raise ValueError(f"{path}: cannot be read ({error.strerror or type(error).__name__})") from None
-    if not isinstance(metrics, dict):
-        raise ValueError(f"{path}: holds {describe(metrics)}, not the object of a metrics.json from `evaluate`")
-
-    def check(keys: tuple[str, ...], kinds: tuple[type, ...], wanted: str) -> None:
-        value: Any = metrics
-        for key in keys:
-            if not isinstance(value, dict) or key not in value:
-                return  # absent (or under a value already checked): the meta leaves it out
-            value = value[key]
-        if isinstance(value, bool) or not isinstance(value, kinds):
-            raise ValueError(f"{path}: {'.'.join(keys)} is {describe(value)}, not {wanted}")
-
-    null = type(None)
-    check(("scheme",), (str, null), "a scheme name")
-    scheme = metrics.get("scheme") or "IO"
-    for keys in (("threshold",), ("provenance",), ("provenance", "data"), ("counts",), ("entity",),
-                 ("entity", "strict"), ("token",), ("token", scheme)):
-        check(keys, (dict,), "an object")
-    check(("threshold", "continue_threshold"), (dict, null), "an object")
-    for role in metrics.get("provenance", {}).get("data", {}):
-        check(("provenance", "data", role), (dict,), "an object")
-    for keys in (("threshold", "value"), ("threshold", "continue_threshold", "value")):
-        check(keys, (int, float, dict, null), "a number or a label -> number object")
-    for section in (("token", scheme), ("entity", "strict")):
-        for average in ("micro", "macro"):
-            check((*section, average), (dict,), "an object")
-            for score in ("precision", "recall", "f1"):
-                check((*section, average, score), (int, float, null), "a number")
-    return metrics
-
-
 def write_outputs(evaluation: Evaluation, output: str | Path) -> list[Path]:
     """Write metrics.json, report.md and the curves there are data for: precision-recall (CSV + PNG; token level
     for a tagger, exact spans for a span classifier) and ROC (token level, CSV + PNG).
@@ -1237,20 +1123,6 @@ def evaluate_command(
         f"entity strict micro F1 {strict['f1']:.4f}"
     )
     typer.echo("wrote " + ", ".join(str(p) for p in written))
-
-
-def load_pipeline(model: str) -> Language:
-    """`spacy.load(model)`; a ValueError naming `model` when it is neither a folder nor a package, or does not load.
-
-    model: a pipeline folder or an installed package name.
-    """
-    if not Path(model).exists() and not spacy.util.is_package(model):
-        raise ValueError(f"{model}: no such pipeline folder or installed package")
-    try:
-        return spacy.load(model)
-    except (OSError, ValueError) as err:  # spaCy's own errors for missing files, configs and weights
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{model}: not a loadable spaCy pipeline ({reason})") from None
 
 
 def load_gold(path: Path, nlp: Language, gold_key: str) -> list[Doc]:

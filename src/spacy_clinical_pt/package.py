@@ -39,7 +39,7 @@ import typer
 from . import __version__
 from .corpus import describe_error
 from .encoders import ENCODERS, encoder_key, pipeline_package_name
-from .evaluate import read_metrics
+from .results import read_metrics
 
 PACKAGE_REQUIREMENT_NAME = "spacy-clinical-pt"
 
@@ -165,7 +165,7 @@ def package_pipeline(
     import spacy
     from spacy.cli.package import package as spacy_package
 
-    from .evaluate import find_span_classifier, find_tagger
+    from .pipes import find_span_classifier, find_tagger
 
     model_dir, output_dir = Path(model_dir), Path(output_dir)
     if not (model_dir / "config.cfg").is_file():

@@ -65,3 +65,19 @@ def run_app(app: typer.Typer) -> None:
 
 def _report_interrupted(command: str) -> None:
     typer.echo(f"interrupted: {command} stopped; files it was writing may be incomplete", err=True)
+
+
+GPU_ID_HELP = "GPU to run the pipeline on; -1 (the default) for the CPU."
+
+
+def use_gpu(gpu_id: int) -> None:
+    """Run on GPU `gpu_id` (spaCy's `require_gpu`), or stay on the CPU for -1; a GPU that cannot be used is an
+    error naming it (exit 1), not a fallback to the CPU."""
+    if gpu_id < 0:
+        return
+    import spacy
+
+    try:
+        spacy.require_gpu(gpu_id)
+    except (ValueError, ImportError, RuntimeError) as err:
+        fail(f"--gpu-id {gpu_id}: {err}")

@@ -465,7 +465,8 @@ def _write_baseline(
 
     RETURNS: the paths written and the `llm` section of metrics.json.
     """
-    from ..evaluate import provenance, write_csv, write_outputs
+    from ..evaluate import provenance, write_outputs
+    from ..results import write_csv
 
     metrics = evaluation.metrics
     section = llm_section(nlp, rows)

@@ -14,48 +14,15 @@ import pytest
 from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
-from spacy_clinical_pt.cli import app
+from helpers import assert_clean_error, invoke
+from helpers.pipelines import untrained_pipeline
 from spacy_clinical_pt.corpus import ConversionReport, Entity, Record, build_docs
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 LOCAL_LLM = REPO / "configs" / "llm" / "local.cfg"
 # Nothing listens on the discard port: a command that got as far as a request would fail at once, not hang.
 NO_SERVER = ["--set", "components.llm.model.base_url=http://127.0.0.1:9/v1",
              "--set", "components.llm.model.max_retries=0", "--set", "components.llm.model.timeout=2"]
-
-
-def assert_clean_error(result, *paths, code: int = 1) -> None:
-    """`result` of CliRunner: exit `code`, an `error:` line on stderr naming every path, no traceback, no
-    'unexpected' error (what `cli.main` says of an exception a command let escape)."""
-    assert result.exit_code == code, (result.exit_code, result.output)
-    assert "error:" in result.stderr, result.output
-    for path in paths:
-        assert str(path) in result.stderr, (str(path), result.stderr)
-    assert "Traceback" not in result.output
-    assert "unexpected" not in result.stderr
-
-
-def invoke(*args):
-    """Run the real app on `args` (paths as strings); exceptions propagate to the test."""
-    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-def untrained_pipeline(folder: Path) -> Path:
-    """Write a DocBin of 4 notes (`good.spacy`) and a pipeline with a clinical_tagger initialised on them, not
-    trained (`pipeline/`, seconds to make) into `folder`; RETURNS the pipeline folder."""
-    from spacy.training import Example
-
-    from spacy_clinical_pt.tokenizer import clinical_nlp
-
-    nlp = clinical_nlp()
-    records = [Record(f"d{i}", "Dor no peito e febre.", [Entity(0, 12, "Problema"), Entity(15, 20, "Teste")])
-               for i in range(4)]
-    docs = list(build_docs(nlp, records, ConversionReport()))
-    DocBin(store_user_data=True, docs=docs).to_disk(folder / "good.spacy")
-    nlp.add_pipe("clinical_tagger")
-    nlp.initialize(lambda: [Example(nlp.make_doc(doc.text), doc) for doc in docs])
-    nlp.to_disk(folder / "pipeline")
-    return folder / "pipeline"
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import json
 import re
 
 import pytest
-from conftest import FIXTURES
+from helpers import FIXTURES
 from spacy.tokens import DocBin, Span
 
 from spacy_clinical_pt.convert import convert_path, load_docs

@@ -4,7 +4,7 @@ import json
 
 import pytest
 import typer
-from conftest import FIXTURES
+from helpers import FIXTURES
 from typer.testing import CliRunner
 
 from spacy_clinical_pt import tokenizer

@@ -20,11 +20,11 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 from spacy_transformers.span_getters import get_strided_spans
-from tiny_models import CLINICAL_SENTENCES, tiny_model_dir
+from spacy_clinical_pt.tiny_models import CLINICAL_SENTENCES, tiny_model_dir
 
 from spacy_clinical_pt.encoders import ENCODERS, encoder_key, minilm_path, pipeline_package_name, resolve_encoder
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "transformer.cfg"
 TRAIN_STEPS = 30
 # Entities of the hand-written sentences, by label (found by exact string match).

@@ -6,7 +6,7 @@ import spacy
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
-from clinical_notes import SMALL_TAGGER_MODEL
+from helpers.clinical_notes import SMALL_TAGGER_MODEL
 from spacy_clinical_pt.metrics import token_label_matrix, token_metrics
 from spacy_clinical_pt.tagger import ClinicalTagger, best_non_overlapping, clinical_tagger_score
 

@@ -1,10 +1,10 @@
 """Fuzzing the converters: generated and mutated inputs, an independent count of their annotations, one check.
 
-    from converter_fuzz import check_case, make_case
+    from helpers.converter_fuzz import check_case, make_case
     case = make_case("brat", random.Random(7))          # an input: files, target path, how it was made
     findings = check_case(case, nlp, work_dir)           # [] when every property holds
 
-Shared by `tests/test_convert_properties.py` (hypothesis seeds the `random.Random`, `st.randoms`) and
+Shared by `tests/convert/test_convert_properties.py` (hypothesis seeds the `random.Random`, `st.randoms`) and
 `benchmarks/fuzz_converters.py` (`random.Random` seeded by seed, format and input number).
 
 Properties checked for every input, through `convert_path` in strict and in lenient mode:
@@ -50,7 +50,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterator, NamedTuple
 from xml.sax.saxutils import quoteattr
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures"
 SHARED_CORPORA = REPO.parent / "shared" / "corpora"
 FUZZED_FORMATS = ("brat", "jsonspans", "doccano", "argilla", "conll", "semclinbr")

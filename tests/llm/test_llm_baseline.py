@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 import spacy
 import typer
-from llm_server import FakeLLMServer, Reply, usage, user_message
+from helpers.llm_server import FakeLLMServer, Reply, usage, user_message
 from spacy.tokens import DocBin
 from spacy.training import Example
 from typer.testing import CliRunner
 
-from clinical_notes import SMALL_TAGGER_MODEL
+from helpers.clinical_notes import SMALL_TAGGER_MODEL
 from spacy_clinical_pt.compare import compare_command, load_run
 from spacy_clinical_pt.convert import load_docs
 from spacy_clinical_pt.corpus import ConversionReport, Entity, Record, build_docs, doc_id
@@ -34,7 +34,7 @@ from spacy_clinical_pt.llm.baseline import (
 from spacy_clinical_pt.llm.presets import PRESETS, config_files
 from spacy_clinical_pt.tokenizer import clinical_nlp
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CONFIGS = REPO / "configs" / "llm"
 SECRET = "sk-test-not-a-real-key-0c1d"
 

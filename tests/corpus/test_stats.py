@@ -160,7 +160,7 @@ def damaged_docbin(path, change) -> None:
 
 
 def test_a_damaged_docbin_names_the_file_and_the_document(tmp_path):
-    from test_cli_errors import assert_clean_error
+    from helpers import assert_clean_error
 
     path = tmp_path / "damaged.spacy"
     # Token counts of zero: the spans point past the end of each document (spaCy builds spans only when read).
@@ -178,7 +178,7 @@ def test_a_damaged_docbin_names_the_file_and_the_document(tmp_path):
 @pytest.mark.parametrize("content", [b"", b"Paciente com dor no peito.\n", b'{"text": "x", "spans": []}', "truncated"])
 def test_a_file_that_is_not_a_docbin_names_the_file(tmp_path, content):
     """Already a clean error before: kept because `read_docs` now reads the bytes itself."""
-    from test_cli_errors import assert_clean_error
+    from helpers import assert_clean_error
 
     path = tmp_path / "corpus.spacy"
     if content == "truncated":
@@ -191,7 +191,7 @@ def test_a_file_that_is_not_a_docbin_names_the_file(tmp_path, content):
 
 
 def test_an_empty_docbin_a_folder_or_a_wrong_key_is_an_error_naming_the_file(tmp_path):
-    from test_cli_errors import assert_clean_error
+    from helpers import assert_clean_error
 
     empty = tmp_path / "empty.spacy"
     DocBin().to_disk(empty)

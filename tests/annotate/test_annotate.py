@@ -20,7 +20,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span, SpanGroup
 from typer.testing import CliRunner
 
-from clinical_notes import NOTES, note_records
+from helpers.clinical_notes import NOTES, note_records
+from helpers.pipelines import NESTED_NOTE, overlapping, train_tiny_pipeline
 from spacy_clinical_pt.annotate import (
     EXIT_PARTIAL,
     AnnotationReport,
@@ -35,41 +36,9 @@ from spacy_clinical_pt.convert import convert_path, load_docs
 from spacy_clinical_pt.corpus import ConversionError, ConversionReport, build_docs
 from spacy_clinical_pt.tokenizer import clinical_nlp
 
-REPO = Path(__file__).resolve().parents[1]
-CNN_CONFIG = REPO / "configs" / "cnn.cfg"
-
-# A note with nested entities that the tiny pipeline learns to find (it is one of its training notes).
-NESTED_NOTE = NOTES[0][0]
-
-
-def train_tiny_pipeline(folder: Path, steps: int = 300, config: Path = CNN_CONFIG) -> Path:
-    """Train `config` (default `configs/cnn.cfg`; narrowed) on NOTES in `folder`; RETURNS the saved pipeline
-    (model-last)."""
-    from spacy.cli.train import train
-
-    docs = list(build_docs(clinical_nlp(), note_records(), ConversionReport()))
-    DocBin(docs=docs).to_disk(folder / "train.spacy")
-    DocBin(docs=docs[:4]).to_disk(folder / "dev.spacy")
-    overrides = {
-        "paths.train": str(folder / "train.spacy"),
-        "paths.dev": str(folder / "dev.spacy"),
-        "components.tok2vec.model.encode.width": 48,
-        "components.tok2vec.model.encode.depth": 2,
-        "training.max_steps": steps,
-        "training.eval_frequency": 100,
-        "training.patience": 0,
-    }
-    train(config, folder / "model", overrides=overrides)
-    return folder / "model" / "model-last"
-
-
+REPO = Path(__file__).resolve().parents[2]
 def spans_of(doc, key="sc"):
     return [(s.start_char, s.end_char, s.label_) for s in doc.spans[key]]
-
-
-def overlapping(spans) -> bool:
-    ordered = sorted(spans)
-    return any(b[0] < a[1] for a, b in zip(ordered, ordered[1:]))
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, note, settings
 from hypothesis import strategies as st
 
-import converter_fuzz as fuzz
+from helpers import converter_fuzz as fuzz
 from spacy_clinical_pt.convert import convert_path, load_docs
 
 BOUNDED = settings(
@@ -150,7 +150,7 @@ def test_check_case_reports_a_silent_loss_and_a_crash(nlp, tmp_path):
     assert "nota1.ann line 1 label 'Problema'" in findings[0].detail
     findings = fuzz.check_case(case, nlp, tmp_path / "crashing", convert=crashing)
     assert [(f.kind, f.mode) for f in findings] == [("crash", "strict"), ("crash", "lenient")]
-    crash = "brat strict crash: KeyError at ? (in tests/test_convert_properties.py:crashing): '…'"
+    crash = "brat strict crash: KeyError at ? (in convert/test_convert_properties.py:crashing): '…'"
     assert findings[0].signature == crash
 
 

@@ -213,7 +213,7 @@ def corpus_file(docs, tmp_path):
 
 
 def test_an_output_folder_that_cannot_be_made_is_an_error_naming_it(corpus_file, tmp_path):
-    from test_cli_errors import assert_clean_error
+    from helpers import assert_clean_error
 
     blocker = tmp_path / "notes.txt"
     blocker.write_text("not a folder", encoding="utf8")
@@ -231,7 +231,7 @@ def test_a_write_that_fails_is_an_error_naming_the_folder(corpus_file, tmp_path,
     import errno
 
     from spacy.tokens import DocBin
-    from test_cli_errors import assert_clean_error
+    from helpers import assert_clean_error
 
     def full_disk(self, path):
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
@@ -244,7 +244,7 @@ def test_a_write_that_fails_is_an_error_naming_the_folder(corpus_file, tmp_path,
 
 def test_an_empty_docbin_or_one_without_spans_is_an_error_naming_the_file(corpus_file, tmp_path):
     from spacy.tokens import DocBin
-    from test_cli_errors import assert_clean_error
+    from helpers import assert_clean_error
 
     empty, plain = tmp_path / "empty.spacy", tmp_path / "plain.spacy"
     DocBin().to_disk(empty)

@@ -7,7 +7,7 @@ import numpy
 import pytest
 import typer
 from scipy import stats
-from conftest import assert_clean_error
+from helpers import assert_clean_error
 from typer.testing import CliRunner
 
 from spacy_clinical_pt.compare import (

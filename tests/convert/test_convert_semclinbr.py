@@ -6,7 +6,7 @@ from functools import lru_cache
 import pytest
 import spacy
 
-from conftest import FIXTURES
+from helpers import FIXTURES
 from spacy_clinical_pt.convert.semclinbr import read_semclinbr, resolve_label, semantic_groups, semantic_types
 from spacy_clinical_pt.corpus import ConversionError, ConversionReport, build_docs, entity_attributes
 

@@ -8,7 +8,7 @@ import random
 import pytest
 from spacy_transformers.span_getters import get_strided_spans
 from spacy_transformers.util import registry as trf_registry
-from tiny_models import CLINICAL_SENTENCES, KINDS, tiny_model_dir
+from spacy_clinical_pt.tiny_models import CLINICAL_SENTENCES, KINDS, tiny_model_dir
 
 from spacy_clinical_pt.span_getters import WordpieceBudgetSpans, configure_wordpiece_budget_spans
 

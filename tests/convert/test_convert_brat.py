@@ -4,7 +4,7 @@ import codecs
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from helpers import FIXTURES
 
 from spacy_clinical_pt.convert import convert_path, load_docs
 from spacy_clinical_pt.convert.brat import read_brat

@@ -14,11 +14,11 @@ import pytest
 import spacy
 from spacy.tokens import DocBin
 
-from clinical_notes import NOTES, note_records
+from helpers.clinical_notes import NOTES, note_records
 from spacy_clinical_pt.corpus import ConversionReport, build_docs
 from spacy_clinical_pt.tokenizer import clinical_nlp
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # run name -> (config, tagger scheme, training steps). The two-stage run learns two components on one tok2vec.
 RUNS = {
     "IO": ("cnn.cfg", "IO", 50),

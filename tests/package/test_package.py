@@ -24,7 +24,8 @@ import spacy
 import typer
 from typer.testing import CliRunner
 
-from spacy_clinical_pt.evaluate import evaluate_command, find_tagger
+from spacy_clinical_pt.evaluate import evaluate_command
+from spacy_clinical_pt.pipes import find_tagger
 from spacy_clinical_pt.package import (
     CORPORA,
     evaluation_summary,
@@ -32,9 +33,9 @@ from spacy_clinical_pt.package import (
     package_name_for,
     package_pipeline,
 )
-from test_annotate import NESTED_NOTE, overlapping, train_tiny_pipeline
+from helpers.pipelines import NESTED_NOTE, overlapping, train_tiny_pipeline
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WHEEL_NAME = "pt_clinical_testwheel"  # not a name the main job installs, so nothing else can answer for it
 
 LOAD_BY_NAME = """
@@ -260,7 +261,7 @@ def blank_pipeline(tmp_path_factory) -> Path:
     ],
 )
 def test_a_metrics_file_that_is_not_evaluates_is_an_error_naming_it(blank_pipeline, tmp_path, content, message):
-    from test_cli_errors import assert_clean_error
+    from helpers import assert_clean_error
 
     metrics = tmp_path / "metrics.json"
     if content is not None:
@@ -272,7 +273,8 @@ def test_a_metrics_file_that_is_not_evaluates_is_an_error_naming_it(blank_pipeli
 
 
 def test_a_threshold_the_tagger_refuses_names_the_metrics_file(tmp_path):
-    from test_cli_errors import assert_clean_error, untrained_pipeline
+    from helpers import assert_clean_error
+    from helpers.pipelines import untrained_pipeline
 
     pipeline = untrained_pipeline(tmp_path)
     metrics = tmp_path / "metrics.json"
@@ -283,7 +285,7 @@ def test_a_threshold_the_tagger_refuses_names_the_metrics_file(tmp_path):
 
 
 def test_a_folder_spacy_cannot_load_is_an_error_naming_it(blank_pipeline, tmp_path):
-    from test_cli_errors import assert_clean_error
+    from helpers import assert_clean_error
 
     broken = tmp_path / "broken"
     shutil.copytree(blank_pipeline, broken)
@@ -305,7 +307,7 @@ def test_a_folder_spacy_cannot_load_is_an_error_naming_it(blank_pipeline, tmp_pa
     ],
 )
 def test_version_and_name_are_checked_before_anything_is_built(blank_pipeline, tmp_path, option, message):
-    from test_cli_errors import assert_clean_error
+    from helpers import assert_clean_error
 
     (tmp_path / "out" / "pt_clinical_cnn-1.0").mkdir(parents=True)  # an earlier build
     (tmp_path / "victim").mkdir()
@@ -318,7 +320,7 @@ def test_version_and_name_are_checked_before_anything_is_built(blank_pipeline, t
 
 
 def test_an_output_that_is_a_file_is_an_error_naming_it(blank_pipeline, tmp_path):
-    from test_cli_errors import assert_clean_error
+    from helpers import assert_clean_error
 
     blocker = tmp_path / "packages"
     blocker.write_text("", encoding="utf8")

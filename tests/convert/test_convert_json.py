@@ -4,7 +4,7 @@ import codecs
 import json
 
 import pytest
-from conftest import FIXTURES
+from helpers import FIXTURES
 from spacy.tokens import DocBin
 
 from spacy_clinical_pt.convert import FORMATS, convert_path, load_docs, read_records

@@ -7,7 +7,7 @@ from functools import lru_cache
 import pytest
 import spacy
 
-from conftest import FIXTURES, corpus_path
+from helpers import FIXTURES, corpus_path
 from spacy_clinical_pt.convert.conll import decode_tags, detect_scheme, read_conll, split_tag
 from spacy_clinical_pt.corpus import ConversionError, ConversionReport, build_docs
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import spacy
-from llm_server import FakeLLMServer, Reply, chat_completion, usage, user_message
+from helpers.llm_server import FakeLLMServer, Reply, chat_completion, usage, user_message
 
 from spacy_clinical_pt.llm.cache import ResponseCache
 from spacy_clinical_pt.llm.client import OpenAICompatible, make_openai_compatible

@@ -15,10 +15,11 @@ from spacy.tokens import Doc, DocBin, Span
 from spacy.training import Example
 from typer.testing import CliRunner
 
-from clinical_notes import SMALL_TAGGER_MODEL
-from conftest import assert_clean_error
+from helpers.clinical_notes import SMALL_TAGGER_MODEL
+from helpers import assert_clean_error
 from spacy_clinical_pt.compare import aggregate_runs, load_run, render_aggregate, table5
-from spacy_clinical_pt.evaluate import ORACLE_NOTE, evaluate_command, evaluate_pipeline, sha256_of, write_outputs
+from spacy_clinical_pt.evaluate import ORACLE_NOTE, evaluate_command, evaluate_pipeline, write_outputs
+from spacy_clinical_pt.results import sha256_of
 from spacy_clinical_pt.schemes import encode
 
 LABELS = ["Anatomia", "Problema"]

@@ -1,6 +1,6 @@
 """The weasel project: `all --dry` lists every step, and the `smoke` workflow runs end to end (and reruns nothing).
 
-Each test works in a temporary copy of the project (project.yml, configs/, tests/tiny_models.py); the package
+Each test works in a temporary copy of the project (project.yml, configs/); the package
 itself is the installed one. Weasel runs `python` commands with the interpreter it runs under (this venv's).
 """
 
@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import srsly
 
-from conftest import corpus_path
+from helpers import corpus_path
 from spacy_clinical_pt.encoders import ENCODERS
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BENCH_ENCODERS = [key for key in ENCODERS if key != "minilm"]  # minilm is English: not one of the paper's
 CORPORA = ("nestedclinbr", "er_ner")
 
@@ -29,8 +29,6 @@ def project_copy(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "project.yml", folder)
     shutil.copytree(REPO / "configs", folder / "configs")
-    (folder / "tests").mkdir()
-    shutil.copy(REPO / "tests" / "tiny_models.py", folder / "tests")
     return folder
 
 

@@ -7,7 +7,7 @@ from spacy_clinical_pt.convert import read_records
 from spacy_clinical_pt.corpus import ConversionReport
 from spacy_clinical_pt.tokenizer import alignment_rate
 
-from conftest import corpus_path
+from helpers import corpus_path
 
 TARGET_PERCENT = 99.5
 
