@@ -34,7 +34,7 @@ import typer
 from spacy.tokens import Doc
 
 from spacy_clinical_pt.convert import load_docs
-from spacy_clinical_pt.llm.baseline import llm_baseline_command
+from spacy_clinical_pt.cli.llm_baseline import llm_baseline_command
 from spacy_clinical_pt.llm.presets import PRESETS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,7 +130,7 @@ def main(
         try:
             llm_baseline_command(
                 REPO / "configs" / "llm" / "local.cfg", test, output=output, examples=examples, allow_remote=False,
-                label="canned-replies", corpus="nestedclinbr", limit=None, gold_key="sc", overrides=overrides,
+                name="canned-replies", corpus="nestedclinbr", limit=None, gold_key="sc", overrides=overrides,
             )
         except typer.Exit as stopped:
             if stopped.exit_code != 3:  # 3: some notes got no reply; they are named, the run folder is written

@@ -34,7 +34,7 @@ echo
 echo "[main] spacy.load(\"pt_clinical_cnn\") in a new process, on an example note (hand-written, no patient data):"
 python -c "import spacy, pt_clinical_cnn; print('[main] loaded', pt_clinical_cnn.__name__, 'from', pt_clinical_cnn.__file__)"
 mkdir -p metrics/demo
-python -m spacy_clinical_pt annotate pt_clinical_cnn - --format html --output metrics/demo/example_note.html --show <<'NOTE'
+python -m spacy_clinical_pt annotate pt_clinical_cnn - --format html --output metrics/demo/example_note.html --show --overwrite <<'NOTE'
 Paciente feminina, 58 anos, hipertensa e diabética, em uso de losartana 50 mg e metformina 850 mg.
 Refere dor torácica em aperto há duas horas, com irradiação para membro superior esquerdo. Nega febre.
 Ao exame: edema em membros inferiores. ECG com supradesnivelamento do segmento ST em parede inferior.

@@ -2,7 +2,7 @@
 
 Both commands read the `metrics.json` (and `pr_curves.csv`) that `spacy-clinical-pt evaluate` wrote in each run
 folder; the token-level figures follow the one rule of `metrics` (whitespace tokens left out, macro over every
-label). A run is identified by its model name (`provenance.label`, set with `evaluate --label`), its corpus
+label). A run is identified by its model name (`provenance.label`, set with `evaluate --name`), its corpus
 (`provenance.corpus`), the pipeline that ran (`pipeline_setup.name`: the tagger's scheme, "BIOE + spancat" when a
 span classifier decides on its proposals, "spans" for other span output; runs written before evaluate recorded
 it: their scheme) and its threshold policy. Runs with different threshold policies are never pooled: an oracle
@@ -17,8 +17,8 @@ threshold (chosen on the test set) is optimistic and must not mix with honest ru
   corpus and pipeline present, the paper's Table 5), and `pr_combined.png`/`.csv` (micro-averaged PR curves of
   every model).
 
-A missing or unreadable metrics.json or pr_curves.csv, or an output folder that cannot be written, is an
-`error:` line naming the file, and exit code 1.
+A missing or unreadable metrics.json or pr_curves.csv, or an output folder that cannot be written, raises
+FileNotFoundError or ValueError naming the file (the commands in `cli/aggregate.py` and `cli/compare.py` print it).
 """
 
 from __future__ import annotations
@@ -26,19 +26,16 @@ from __future__ import annotations
 import csv
 import json
 from collections import defaultdict
-from enum import Enum
-from itertools import combinations
 from pathlib import Path
-from typing import Annotated, Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy
-import typer
-from scipy import stats
 
 from .evaluate import label_matrix_name
 from .results import read_metrics, write_csv
 from .plots import plot_combined_pr
 from .schemes import SCHEMES
+from .significance import friedman_wilcoxon
 
 # The headline metrics of a run: name -> path in metrics.json ("{scheme}" is the run's token matrix).
 HEADLINE = {
@@ -54,14 +51,6 @@ HEADLINE = {
     "boundary_micro_f1": ("entity", "boundary", "micro", "f1"),
 }
 PER_LABEL_METRICS = ("token", "strict", "partial")
-
-
-GROUP_BY_HELP = "label: the run's --label (or pipeline name); parent: the run folder's parent."
-
-
-class GroupBy(str, Enum):
-    label = "label"
-    parent = "parent"
 
 
 class Run(dict):
@@ -174,12 +163,6 @@ def aggregate_runs(runs: Sequence[Run]) -> list[dict[str, Any]]:
     return rows
 
 
-def _pm(mean: Optional[float], sd: Optional[float]) -> str:
-    if mean is None:
-        return "n/a"
-    return f"{mean:.4f} (± {sd:.4f})" if sd is not None else f"{mean:.4f} (single run)"
-
-
 TOKEN_NOTE = (
     "Token-level F1 over the token x label matrix (spaCy tokens, whitespace excluded; macro over every label, one "
     "without gold or predicted tokens counting 0). A tagger is scored on its own columns (BIO/BIOE: B/I(/E), as "
@@ -210,45 +193,37 @@ def render_aggregate(rows: Sequence[Mapping[str, Any]]) -> str:
         for r in (r for r in rows if r["corpus"] == corpus):
             lines.append(
                 f"| {r['model']} | {r['pipeline']} | {r['policy']} ({POLICY_NOTE.get(r['policy'], r['policy'])}) "
-                f"| {r['runs']} | {_pm(r['token_macro_f1_mean'], r['token_macro_f1_sd'])} "
-                f"| {_pm(r['token_micro_f1_mean'], r['token_micro_f1_sd'])} "
-                f"| {_pm(r['strict_micro_f1_mean'], r['strict_micro_f1_sd'])} |"
+                f"| {r['runs']} | {pm(r['token_macro_f1_mean'], r['token_macro_f1_sd'])} "
+                f"| {pm(r['token_micro_f1_mean'], r['token_micro_f1_sd'])} "
+                f"| {pm(r['strict_micro_f1_mean'], r['strict_micro_f1_sd'])} |"
             )
         lines.append("")
     return "\n".join(lines)
 
 
-def _load_runs(run_dirs: Sequence[Path], group_by: str) -> list[Run]:
+def _load_runs(run_dirs: Sequence[str | Path], group_by: str) -> list[Run]:
     if not run_dirs:
         raise ValueError("give at least one run folder (each holding a metrics.json)")
     return [load_run(d, group_by) for d in run_dirs]
 
 
-def aggregate_command(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders, each with the metrics.json of `evaluate`.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for aggregate.md, .csv and .json.")] = Path(
-        "aggregate"
-    ),
-    group_by: Annotated[
-        GroupBy,
-        typer.Option("--group-by", help=GROUP_BY_HELP),
-    ] = GroupBy.label,
-) -> None:
-    """Mean ± standard deviation of each model's metrics over seeds (the paper's Table 6)."""
-    try:
-        rows = aggregate_runs(_load_runs(run_dirs, group_by.value))
-        _write(output, {"aggregate.md": render_aggregate(rows), "aggregate.json": json.dumps(rows, indent=2)})
-        _write_csv(rows, output / "aggregate.csv")
-    except (FileNotFoundError, ValueError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=1) from None
-    for r in rows:
-        typer.echo(
-            f"{r['model']} {r['corpus']} {r['pipeline']} {r['policy']} (n={r['runs']}): "
-            f"macro F1 {_pm(r['token_macro_f1_mean'], r['token_macro_f1_sd'])}, "
-            f"micro F1 {_pm(r['token_micro_f1_mean'], r['token_micro_f1_sd'])}"
-        )
-    typer.echo(f"wrote {output / 'aggregate.md'}, aggregate.csv, aggregate.json")
+def aggregate(run_dirs: Sequence[str | Path], output: Path, group_by: str = "label") -> list[dict[str, Any]]:
+    """Aggregate the runs of `run_dirs` into `output`: aggregate.md (Table 6 layout), aggregate.csv, aggregate.json.
+
+    group_by: "label" (the run's model name) or "parent" (the run folder's parent).
+    RETURNS: the `aggregate_runs` rows. Raises FileNotFoundError or ValueError naming the file.
+    """
+    rows = aggregate_runs(_load_runs(run_dirs, group_by))
+    _write(output, {"aggregate.md": render_aggregate(rows), "aggregate.json": json.dumps(rows, indent=2)})
+    _write_csv(rows, output / "aggregate.csv")
+    return rows
+
+
+def pm(mean: Optional[float], sd: Optional[float]) -> str:
+    """A mean (± sd) cell: "0.8123 (± 0.0100)", "0.8123 (single run)" or "n/a"."""
+    if mean is None:
+        return "n/a"
+    return f"{mean:.4f} (± {sd:.4f})" if sd is not None else f"{mean:.4f} (single run)"
 
 
 def _write(output: Path, texts: Mapping[str, str]) -> None:
@@ -267,84 +242,6 @@ def _write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
         write_csv(rows, path)
     except OSError as err:
         raise ValueError(f"{path}: cannot be written ({err.strerror or err})") from None
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Statistics
-# ---------------------------------------------------------------------------------------------------------------
-
-
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values, in the input order.
-
-    With the m p-values sorted ascending, p_(1) <= ... <= p_(m): adjusted p_(i) = max over j <= i of
-    min(1, (m - j + 1) p_(j)) (the running maximum keeps the adjusted values in the same order).
-    """
-    m = len(pvalues)
-    order = sorted(range(m), key=lambda i: pvalues[i])
-    adjusted = [0.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * float(pvalues[i])))
-        adjusted[i] = running
-    return adjusted
-
-
-def friedman_wilcoxon(scores: Mapping[str, Sequence[float]], alpha: float = 0.05) -> dict[str, Any]:
-    """Friedman test across models, then pairwise Wilcoxon signed-rank tests with Holm's correction.
-
-    scores: model -> its scores on the shared blocks, all of the same length (blocks x models, e.g. per-label F1).
-    alpha: the level the "significant" flags use.
-    RETURNS: {"friedman": {"statistic", "pvalue", "models", "blocks"}, "pairwise": [{"a", "b", "statistic",
-        "pvalue", "pvalue_holm", "significant", "median_difference"}]}.
-    """
-    names = list(scores)
-    if len(names) < 3:
-        raise ValueError(
-            f"the Friedman test needs at least 3 models, got {len(names)} ({', '.join(names) or 'none'}); "
-            "with two models, read their pairwise Wilcoxon test instead"
-        )
-    lengths = {len(v) for v in scores.values()}
-    if len(lengths) != 1:
-        raise ValueError(f"every model needs a score for the same blocks; got lengths {sorted(lengths)}")
-    n_blocks = lengths.pop()
-    if n_blocks < 2:
-        raise ValueError(
-            f"the Friedman test needs at least 2 blocks (labels x runs shared by all models), got {n_blocks}"
-        )
-    matrix = numpy.asarray([scores[n] for n in names], dtype=float)
-    statistic, pvalue = stats.friedmanchisquare(*matrix)
-    pairs = list(combinations(range(len(names)), 2))
-    raw, rows = [], []
-    for a, b in pairs:
-        difference = matrix[a] - matrix[b]
-        if not numpy.any(difference):
-            # Identical scores on every block: no evidence of a difference (scipy refuses this case).
-            w, p = None, 1.0
-        else:
-            result = stats.wilcoxon(matrix[a], matrix[b])
-            w, p = float(result.statistic), float(result.pvalue)
-        raw.append(p)
-        rows.append(
-            {
-                "a": names[a],
-                "b": names[b],
-                "statistic": w,
-                "pvalue": p,
-                "median_difference": float(numpy.median(difference)),
-            }
-        )
-    for row, adjusted in zip(rows, holm(raw)):
-        row["pvalue_holm"] = adjusted
-        row["significant"] = bool(adjusted < alpha)
-    friedman = {
-        "statistic": float(statistic),
-        "pvalue": float(pvalue),
-        "models": names,
-        "blocks": n_blocks,
-        "significant": bool(pvalue < alpha),
-    }
-    return {"alpha": alpha, "friedman": friedman, "pairwise": rows}
 
 
 def per_label_f1(run: Run, metric: str = "token") -> dict[str, float]:
@@ -503,71 +400,48 @@ def micro_pr_points(path: Path) -> dict[float, tuple[float, float]]:
     return points
 
 
-class PerLabelMetric(str, Enum):
-    token = "token"
-    strict = "strict"
-    partial = "partial"
+def compare(
+    run_dirs: Sequence[str | Path], output: Path, metric: str = "token", alpha: float = 0.05, group_by: str = "label"
+) -> tuple[dict[str, Any], list[str]]:
+    """Compare the models of `run_dirs` into `output`: table5.md/.csv, stats.json/.md, and pr_combined.csv/.png
+    when runs have PR curves.
 
-
-def compare_command(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Run folders, each with the metrics.json of `evaluate`.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for table5, stats and the PR figure.")] = Path(
-        "compare"
-    ),
-    metric: Annotated[
-        PerLabelMetric,
-        typer.Option("--metric", help="Per-label F1 for the tests: token level, or entity strict/partial."),
-    ] = PerLabelMetric.token,
-    alpha: Annotated[float, typer.Option("--alpha", help="Significance level after Holm's correction.")] = 0.05,
-    group_by: Annotated[
-        GroupBy,
-        typer.Option("--group-by", help=GROUP_BY_HELP),
-    ] = GroupBy.label,
-) -> None:
-    """Compare models: Friedman + pairwise Wilcoxon (Holm) over per-label F1, Table 5, combined PR curves."""
-    try:
-        runs = _load_runs(run_dirs, group_by.value)
-        policies = sorted({r.policy for r in runs})
-        # Span-only runs ("output") have no threshold and sit beside any one policy.
-        if len(set(policies) - {"output"}) > 1:
-            raise ValueError(
-                f"runs mix threshold policies ({', '.join(policies)}): compare runs evaluated with one policy "
-                "(an oracle threshold is optimistic and cannot be compared with a dev-chosen one)"
-            )
-        scores, keys = label_blocks(runs, metric.value)
-        if not keys:
-            kinds = sorted({f"{r.model} ({r.corpus}, {r.scheme})" for r in runs})
-            raise ValueError(
-                "the models share no (corpus, scheme, label) block, so they cannot be compared: "
-                + "; ".join(kinds)
-                + ". Runs meet only on the same corpus and scheme (span-only pipelines such as LLMs and spancat "
-                "are scored in IO): compare them with IO runs of the tagger"
-            )
-        result = friedman_wilcoxon(scores, alpha)
-        result.update(metric=metric.value, blocks=[list(k) for k in keys], scores=scores)
-        header, rows = table5(runs)
-        curves, curve_rows = combined_pr(runs)
-        _write(
-            output,
-            {
-                "table5.md": render_table5(header, rows, policies, len(runs)),
-                "stats.json": json.dumps(result, indent=2),
-                "stats.md": render_stats(result, metric.value, len(keys)),
-            },
+    metric: the per-label F1 of the tests ("token", "strict", "partial"). alpha: the level after Holm's correction.
+    group_by: "label" (the run's model name) or "parent" (the run folder's parent).
+    RETURNS: (the `friedman_wilcoxon` result with metric, blocks and scores, the file names written). Raises
+        FileNotFoundError or ValueError naming the file or what the runs do not share.
+    """
+    runs = _load_runs(run_dirs, group_by)
+    policies = sorted({r.policy for r in runs})
+    # Span-only runs ("output") have no threshold and sit beside any one policy.
+    if len(set(policies) - {"output"}) > 1:
+        raise ValueError(
+            f"runs mix threshold policies ({', '.join(policies)}): compare runs evaluated with one policy "
+            "(an oracle threshold is optimistic and cannot be compared with a dev-chosen one)"
         )
-        _write_csv([dict(zip(header, row)) for row in rows], output / "table5.csv")
-        written = ["table5.md", "table5.csv", "stats.json", "stats.md"]
-        if curves:
-            _write_csv(curve_rows, output / "pr_combined.csv")
-            notes = "; ".join(POLICY_NOTE.get(p, p) for p in policies)
-            subtitle = f"token level, micro-averaged; thresholds 0.01-0.99; {notes}"
-            plot_combined_pr(curves, output / "pr_combined.png", "Precision-recall of the compared models", subtitle)
-            written += ["pr_combined.csv", "pr_combined.png"]
-    except (FileNotFoundError, ValueError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=1) from None
-    f = result["friedman"]
-    typer.echo(f"Friedman chi2 = {f['statistic']:.4f}, p = {f['pvalue']:.4g} over {len(keys)} blocks")
-    for row in result["pairwise"]:
-        typer.echo(f"  {row['a']} vs {row['b']}: p = {row['pvalue']:.4g}, Holm p = {row['pvalue_holm']:.4g}")
-    typer.echo(f"wrote {', '.join(str(output / w) for w in written)}")
+    scores, keys = label_blocks(runs, metric)
+    if not keys:
+        kinds = sorted({f"{r.model} ({r.corpus}, {r.scheme})" for r in runs})
+        raise ValueError(
+            "the models share no (corpus, scheme, label) block, so they cannot be compared: " + "; ".join(kinds)
+            + ". Runs meet only on the same corpus and scheme (span-only pipelines such as LLMs and spancat "
+            "are scored in IO): compare them with IO runs of the tagger"
+        )
+    result = friedman_wilcoxon(scores, alpha)
+    result.update(metric=metric, blocks=[list(k) for k in keys], scores=scores)
+    header, rows = table5(runs)
+    _write(output, {
+        "table5.md": render_table5(header, rows, policies, len(runs)),
+        "stats.json": json.dumps(result, indent=2),
+        "stats.md": render_stats(result, metric, len(keys)),
+    })
+    _write_csv([dict(zip(header, row)) for row in rows], output / "table5.csv")
+    written = ["table5.md", "table5.csv", "stats.json", "stats.md"]
+    curves, curve_rows = combined_pr(runs)
+    if curves:
+        _write_csv(curve_rows, output / "pr_combined.csv")
+        notes = "; ".join(POLICY_NOTE.get(p, p) for p in policies)
+        subtitle = f"token level, micro-averaged; thresholds 0.01-0.99; {notes}"
+        plot_combined_pr(curves, output / "pr_combined.png", "Precision-recall of the compared models", subtitle)
+        written += ["pr_combined.csv", "pr_combined.png"]
+    return result, written

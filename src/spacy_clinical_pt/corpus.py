@@ -28,7 +28,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, Literal, NamedTuple, TypeVar
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -42,6 +42,9 @@ EXCERPT_CHARS = 40  # clinical text in messages is limited to a short excerpt
 MAX_ATTRIBUTE_DEPTH = 32
 INT64_MIN, UINT64_MAX = -(2**63), 2**64 - 1
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+T = TypeVar("T")
+# What the commands pass to show a progress bar: (items, description, total or None) -> the items.
+Progress = Callable[[Iterable[T], str, "int | None"], Iterable[T]]
 
 
 class Entity(NamedTuple):
@@ -105,6 +108,13 @@ def describe_error(error: BaseException) -> str:
     text, but a damaged file can make them long or multi-line.
     """
     return f"{type(error).__name__}: {one_line(str(error)) or 'no message'}"
+
+
+def progress_bar(items: Iterable[T], description: str, total: int | None = None) -> Iterable[T]:
+    """`items` behind a tqdm progress bar on stderr, hidden when stderr is not a terminal (a `Progress`)."""
+    from tqdm import tqdm
+
+    return tqdm(items, desc=description, total=total, unit="doc", disable=None)
 
 
 @dataclass
@@ -311,71 +321,83 @@ def build_docs(
         if record is None or not _fits_tokenizer(nlp, record, report):
             continue
         doc = nlp.make_doc(record.text)
-        spans: list[Span] = []
-        stored: dict[str, dict[str, Any]] = {}
-        entities = [_entity_without_surrogates(entity, report) for entity in record.entities]
-        source_ids = {entity.id for entity in entities if entity.id}
-        fresh_ids = (f"E{n}" for n in itertools.count(1) if f"E{n}" not in source_ids)
-        for entity in entities:
-            if not validate_entity(entity, record.text, report):
-                continue
-            entity_id = entity.id or next(fresh_ids)
-            where = entity.origin or f"{record.origin or record.doc_id} entity {entity_id}"
-            if entity_id in stored:
-                # Two entities under one id would be one in user_data, and export would write one.
-                fresh = next(fresh_ids)
-                report.repair(where, f"duplicate entity id '{excerpt(entity_id)}'; stored as '{fresh}'")
-                entity_id = fresh
-            attributes = storable_attributes(entity.attributes, where, report)
-            if entity.fragments and discontinuous == "fragments":
-                pieces = list(entity.fragments)
-            elif entity.fragments:
-                pieces = [(min(s for s, _ in entity.fragments), max(e for _, e in entity.fragments))]
-            else:
-                pieces = [(entity.start, entity.end)]
-            entity_spans = []
-            for start, end in pieces:
-                trimmed = trim_whitespace(record.text, start, end)
-                if trimmed != (start, end):
-                    report.repair(where, f"whitespace trimmed from {start}-{end} to {trimmed[0]}-{trimmed[1]}")
-                    start, end = trimmed
-                if start == end:
-                    report.drop(where, f"{excerpt(entity.label)} at {start}-{end} holds only whitespace")
-                    continue
-                span, exact = align_span(doc, start, end, entity.label, alignment)
-                if not exact:
-                    report.misaligned += 1
-                    if span is None:
-                        report.drop(
-                            where,
-                            f"{excerpt(entity.label)} at {start}-{end} ('{excerpt(record.text, start, end)}') "
-                            f"covers no whole token ({alignment})",
-                        )
-                        continue
-                    report.repair(
-                        where,
-                        f"{excerpt(entity.label)} at {start}-{end} ('{excerpt(record.text, start, end)}') "
-                        f"moved to token boundaries {span.start_char}-{span.end_char} ({alignment})",
-                    )
-                span.id_ = entity_id
-                entity_spans.append(span)
-            if not entity_spans:
-                continue
-            spans.extend(entity_spans)
-            report.entities += 1
-            report.entities_per_label[entity.label] += 1
-            stored[entity_id] = {
-                "label": entity.label,
-                "start": entity.start,
-                "end": entity.end,
-                "fragments": [list(f) for f in entity.fragments],
-                "attributes": attributes,
-            }
+        spans, stored = _entity_spans(doc, record, report, discontinuous, alignment)
         spans.sort(key=lambda s: (s.start, s.end, s.label_))
         doc.spans[spans_key] = spans
         doc.user_data[USER_DATA_KEY] = {"doc_id": record.doc_id, "entities": stored}
         report.docs += 1
         yield doc
+
+
+def _entity_spans(
+    doc: Doc, record: Record, report: ConversionReport, discontinuous: DiscontinuousMode, alignment: AlignmentMode
+) -> tuple[list[Span], dict[str, dict[str, Any]]]:
+    """The spans of the record's valid entities on `doc`, and what `USER_DATA_KEY` stores of them (by id)."""
+    spans: list[Span] = []
+    stored: dict[str, dict[str, Any]] = {}
+    entities = [_entity_without_surrogates(entity, report) for entity in record.entities]
+    source_ids = {entity.id for entity in entities if entity.id}
+    fresh_ids = (f"E{n}" for n in itertools.count(1) if f"E{n}" not in source_ids)
+    for entity in entities:
+        if not validate_entity(entity, record.text, report):
+            continue
+        entity_id = entity.id or next(fresh_ids)
+        where = entity.origin or f"{record.origin or record.doc_id} entity {entity_id}"
+        if entity_id in stored:
+            # Two entities under one id would be one in user_data, and export would write one.
+            fresh = next(fresh_ids)
+            report.repair(where, f"duplicate entity id '{excerpt(entity_id)}'; stored as '{fresh}'")
+            entity_id = fresh
+        attributes = storable_attributes(entity.attributes, where, report)
+        if entity.fragments and discontinuous == "fragments":
+            pieces = list(entity.fragments)
+        elif entity.fragments:
+            pieces = [(min(s for s, _ in entity.fragments), max(e for _, e in entity.fragments))]
+        else:
+            pieces = [(entity.start, entity.end)]
+        aligned = (_piece_span(doc, entity, piece, where, alignment, report) for piece in pieces)
+        entity_spans = [span for span in aligned if span is not None]
+        if not entity_spans:
+            continue
+        for span in entity_spans:
+            span.id_ = entity_id
+        spans.extend(entity_spans)
+        report.entities += 1
+        report.entities_per_label[entity.label] += 1
+        stored[entity_id] = {
+            "label": entity.label,
+            "start": entity.start,
+            "end": entity.end,
+            "fragments": [list(f) for f in entity.fragments],
+            "attributes": attributes,
+        }
+    return spans, stored
+
+
+def _piece_span(
+    doc: Doc, entity: Entity, piece: tuple[int, int], where: str, alignment: AlignmentMode, report: ConversionReport
+) -> Span | None:
+    """The span of one (start, end) piece of an entity: whitespace trimmed and offsets aligned to tokens
+    (repaired), or None when nothing of it is left (dropped)."""
+    text = doc.text
+    start, end = piece
+    trimmed = trim_whitespace(text, start, end)
+    if trimmed != (start, end):
+        report.repair(where, f"whitespace trimmed from {start}-{end} to {trimmed[0]}-{trimmed[1]}")
+        start, end = trimmed
+    if start == end:
+        report.drop(where, f"{excerpt(entity.label)} at {start}-{end} holds only whitespace")
+        return None
+    span, exact = align_span(doc, start, end, entity.label, alignment)
+    if exact:
+        return span
+    report.misaligned += 1
+    shown = f"{excerpt(entity.label)} at {start}-{end} ('{excerpt(text, start, end)}')"
+    if span is None:
+        report.drop(where, f"{shown} covers no whole token ({alignment})")
+        return None
+    report.repair(where, f"{shown} moved to token boundaries {span.start_char}-{span.end_char} ({alignment})")
+    return span
 
 
 def _record_without_surrogates(record: Record, report: ConversionReport) -> Record | None:

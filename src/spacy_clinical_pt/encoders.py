@@ -1,7 +1,7 @@
 """The encoders of the benchmark: short package-friendly keys, their Hugging Face names, and where MiniLM lives.
 
 Every transformer encoder trains with the one config `configs/transformer.cfg`; the key picks the model
-(`--encoder.name "$(python -m spacy_clinical_pt.encoders mmbert_base)"`). The keys name the packaged pipelines
+(`--encoder.name "$(spacy-clinical-pt encoders mmbert_base)"`). The keys name the packaged pipelines
 (`pipeline_package_name("mmbert_base") == "pt_clinical_mmbert"`). `cnn` has no transformer: it trains with
 `configs/cnn.cfg` and spaCy's own CNN tok2vec.
 
@@ -13,7 +13,6 @@ package; `resolve_encoder("minilm")` gives that folder's path.
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 from typing import NamedTuple, Optional
 
@@ -108,21 +107,3 @@ def pipeline_package_name(name: str, lang: str = "pt") -> str:
         raise ValueError(f"unknown encoder {name!r}: use one of {', '.join(ENCODERS)}")
     key = key[: -len("_base")] if key.endswith("_base") else key
     return f"{lang}_clinical_{key}"
-
-
-def main(argv: Optional[list[str]] = None) -> int:
-    """`python -m spacy_clinical_pt.encoders KEY` prints what to pass as `--encoder.name` (for shell and weasel)."""
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1:
-        print(f"usage: python -m spacy_clinical_pt.encoders ENCODER  (one of: {', '.join(ENCODERS)})", file=sys.stderr)
-        return 2
-    try:
-        print(resolve_encoder(args[0]))
-    except (ValueError, LookupError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -34,7 +34,7 @@ threshold t when its probability is >= t, compared in float32 exactly as `scheme
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Iterable, Mapping, NamedTuple, Optional, Sequence
+from typing import Any, Iterable, NamedTuple, Optional, Sequence
 
 import numpy
 
@@ -288,16 +288,6 @@ def select_threshold(
         columns = [i for i, name in enumerate(column_labels) if name == label]
         values[label], scores[label] = best_on_grid(counts.grid, f1_curve(*counts.pooled(columns)))
     return ThresholdChoice(values, scores)
-
-
-def threshold_array(choice: float | Mapping[str, float], column_labels: Sequence[str]) -> numpy.ndarray:
-    """Per-column thresholds of shape (n_columns,) from a shared float or a label -> float mapping."""
-    if isinstance(choice, Mapping):
-        missing = sorted(set(column_labels) - set(choice))
-        if missing:
-            raise ValueError(f"no threshold for label(s) {', '.join(missing)}")
-        return numpy.asarray([choice[label] for label in column_labels], dtype="float32")
-    return numpy.full(len(column_labels), choice, dtype="float32")
 
 
 def pr_curves(

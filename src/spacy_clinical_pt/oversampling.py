@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
@@ -50,10 +51,7 @@ def oversampling_plan(
     seed: seeds the choice among the documents holding a rare label.
     RETURNS: one count (>= 1) per document.
     """
-    if target_ratio <= 0:
-        raise ValueError(f"target_ratio must be positive, got {target_ratio}")
-    if max_replication < 1:
-        raise ValueError(f"max_replication must be at least 1, got {max_replication}")
+    check_oversampling(target_ratio, max_replication)
     copies = [1] * len(doc_label_counts)
     totals: Counter = Counter()
     for counts in doc_label_counts:
@@ -80,6 +78,14 @@ def oversampling_plan(
     return copies
 
 
+def check_oversampling(target_ratio: float, max_replication: int) -> None:
+    """Raise ValueError for a target ratio that is not positive or a replication limit below 1."""
+    if target_ratio <= 0:
+        raise ValueError(f"target_ratio must be positive, got {target_ratio}")
+    if max_replication < 1:
+        raise ValueError(f"max_replication must be at least 1, got {max_replication}")
+
+
 def label_counts(counts: Iterable[Counter], copies: Optional[Sequence[int]] = None) -> Counter:
     """Entity counts per label over documents, each weighted by its number of copies (default 1)."""
     total: Counter = Counter()
@@ -89,37 +95,29 @@ def label_counts(counts: Iterable[Counter], copies: Optional[Sequence[int]] = No
     return total
 
 
+@dataclass(kw_only=True)
 class OversampledCorpus:
-    """A `spacy.Corpus` whose documents holding rare labels are yielded several times (see the module doc)."""
+    """The examples of a `spacy.Corpus`, those holding rare labels yielded several times (see the module doc).
 
-    def __init__(
-        self,
-        path: Path,
-        *,
-        spans_key: str = "sc",
-        target_ratio: float = 1.0,
-        max_replication: int = 5,
-        seed: int = 0,
-        gold_preproc: bool = False,
-        max_length: int = 0,
-        limit: int = 0,
-        augmenter: Optional[Callable] = None,
-    ) -> None:
-        """path: a `.spacy` file or a folder of them; the other arguments are those of `oversampling_plan` and
-        `spacy.Corpus.v1`; spans_key names the `doc.spans` group whose labels are counted."""
-        if target_ratio <= 0:
-            raise ValueError(f"target_ratio must be positive, got {target_ratio}")
-        if max_replication < 1:
-            raise ValueError(f"max_replication must be at least 1, got {max_replication}")
-        self.corpus = Corpus(path, gold_preproc=gold_preproc, max_length=max_length, limit=limit, augmenter=augmenter)
-        self.path = path
-        self.spans_key = spans_key
-        self.target_ratio = target_ratio
-        self.max_replication = max_replication
-        self.seed = seed
-        self.before: Counter = Counter()
-        self.after: Counter = Counter()
-        self._reported = False
+    corpus: the `spacy.Corpus` the examples are read from.
+    name: names the corpus (its path) in the label counts printed on the first epoch.
+    spans_key: the `doc.spans` group whose labels are counted.
+    target_ratio, max_replication, seed: as in `oversampling_plan`.
+    before, after: entity counts per label of the last epoch, before and after oversampling.
+    """
+
+    corpus: Corpus
+    name: str
+    spans_key: str = "sc"
+    target_ratio: float = 1.0
+    max_replication: int = 5
+    seed: int = 0
+    before: Counter = field(default_factory=Counter, init=False)
+    after: Counter = field(default_factory=Counter, init=False)
+    _reported: bool = field(default=False, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_oversampling(self.target_ratio, self.max_replication)
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
         """Yield the examples, replicated by the plan; replicas get their own copy of the predicted doc."""
@@ -140,7 +138,7 @@ class OversampledCorpus:
 
     def _report(self, n_docs: int, n_yielded: int) -> None:
         rows = ", ".join(f"{label} {self.before[label]} -> {self.after[label]}" for label in sorted(self.before))
-        message = f"oversampling {self.path}: {n_docs} -> {n_yielded} documents; entities per label: {rows}"
+        message = f"oversampling {self.name}: {n_docs} -> {n_yielded} documents; entities per label: {rows}"
         logger.info(message)
         msg.info(message)
 
@@ -168,14 +166,8 @@ def create_oversampled_corpus(
     """
     if path is None:
         raise ValueError("OversampledCorpus needs a path to a .spacy file or folder (set [paths] train)")
+    corpus = Corpus(Path(path), gold_preproc=gold_preproc, max_length=max_length, limit=limit, augmenter=augmenter)
     return OversampledCorpus(
-        Path(path),
-        spans_key=spans_key,
-        target_ratio=target_ratio,
-        max_replication=max_replication,
-        seed=seed,
-        gold_preproc=gold_preproc,
-        max_length=max_length,
-        limit=limit,
-        augmenter=augmenter,
+        corpus=corpus, name=str(path), spans_key=spans_key, target_ratio=target_ratio,
+        max_replication=max_replication, seed=seed,
     )

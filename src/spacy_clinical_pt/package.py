@@ -1,10 +1,10 @@
 """Packaging a trained pipeline as a pip-installable wheel: `pip install pt_clinical_cnn-*.whl`, then
 `spacy.load("pt_clinical_cnn")`.
 
-    spacy-clinical-pt package training/cnn/model-best packages --encoder cnn --corpus nestedclinbr \
-        --metrics metrics/cnn/metrics.json --version 0.1.0
+    spacy-clinical-pt package training/cnn/model-best --output packages --encoder cnn \
+        --train-corpus nestedclinbr --metrics metrics/cnn/metrics.json --version 0.1.0
 
-The wheel is named after the encoder (`package_name_for`): `pt_clinical_cnn` (the offline default),
+The wheel is named after the encoder (`encoders.pipeline_package_name`): `pt_clinical_cnn` (the offline default),
 `pt_clinical_mmbert` (mmBERT-base; a base size is the encoder's default and drops its suffix),
 `pt_clinical_mmbert_small`, `pt_clinical_biobertpt_clin`, ... Its `meta.json` carries, besides spaCy's fields:
 - `clinical_pt`: encoder (key and Hugging Face id), scheme, labels, spans key, the decoding threshold and how it
@@ -32,9 +32,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any, Mapping, NamedTuple, Optional
-
-import typer
+from typing import Any, Mapping, NamedTuple, Optional
 
 from . import __version__
 from .corpus import describe_error
@@ -42,6 +40,7 @@ from .encoders import ENCODERS, encoder_key, pipeline_package_name
 from .results import read_metrics
 
 PACKAGE_REQUIREMENT_NAME = "spacy-clinical-pt"
+OWN_THRESHOLD = "the pipeline's own (set at training)"
 
 # The data the pipelines learn from: terms, attribution, where it comes from (see ../shared/corpora/*/SOURCE.md).
 CORPORA: dict[str, dict[str, str]] = {
@@ -75,10 +74,6 @@ class PackageResult(NamedTuple):
     meta: dict[str, Any]
 
 
-# The wheel name of a pipeline on an encoder (`cnn` -> `pt_clinical_cnn`, `mmbert_base` -> `pt_clinical_mmbert`).
-package_name_for = pipeline_package_name
-
-
 def corpus_source(corpus: str) -> dict[str, str]:
     """The `sources` entry of the meta for a corpus key (nestedclinbr, er_ner, semclinbr) or any other name."""
     key = corpus.strip().lower().replace("-", "_")
@@ -106,7 +101,8 @@ def evaluation_summary(metrics: Mapping[str, Any]) -> dict[str, Any]:
         "date": provenance.get("date"),
         "data_sha256": {role: d.get("sha256") for role, d in provenance.get("data", {}).items()},
         "threshold": {
-            k: threshold.get(k) for k in ("policy", "description", "value", "chosen_on", "per_label", "continue_threshold")
+            k: threshold.get(k)
+            for k in ("policy", "description", "value", "chosen_on", "per_label", "continue_threshold")
         },
         "token_unit": metrics.get("token_unit"),
         "counts": metrics.get("counts", {}),
@@ -141,7 +137,7 @@ def package_pipeline(
     output_dir: str | Path,
     *,
     encoder: str,
-    corpus: str,
+    train_corpus: str,
     version: str = "0.1.0",
     name: Optional[str] = None,
     metrics_path: Optional[str | Path] = None,
@@ -155,19 +151,46 @@ def package_pipeline(
         of the same name and version there is replaced.
     encoder: the encoder key (`cnn`, `mmbert_base`...): names the package and is recorded in the meta; another
         name (a local test encoder) is accepted when `name` is given.
-    corpus: the training corpus key (`nestedclinbr`, `er_ner`, `semclinbr`) or name, for the meta and licence.
-    version: the package version. name: the package name (default `package_name_for(encoder)`).
+    train_corpus: the training corpus key (`nestedclinbr`, `er_ner`, `semclinbr`) or name, for the meta and licence.
+    version: the package version. name: the package name (default `pipeline_package_name(encoder)`).
     metrics_path: `evaluate`'s metrics.json on the test set, recorded in the meta.
     apply_threshold: write the threshold chosen on dev (or given) in metrics.json into the packaged pipeline.
+    description: the meta's description (default: labels, encoder and corpus in one sentence).
     Raises ValueError for an unknown encoder, a bad name or version, a folder spaCy cannot load, a metrics file
     that is not `evaluate`'s, or a failed build (with pip's last lines); OSError when `output_dir` cannot be made.
     """
-    import spacy
-    from spacy.cli.package import package as spacy_package
-
-    from .pipes import find_span_classifier, find_tagger
-
     model_dir, output_dir = Path(model_dir), Path(output_dir)
+    key, name = _checked_request(model_dir, output_dir, encoder, name, version)
+    metrics = read_metrics(metrics_path) if metrics_path else None
+    nlp = _load(model_dir)
+    threshold_note = OWN_THRESHOLD
+    if metrics is not None:
+        threshold_note = apply_evaluation_threshold(nlp, metrics.get("threshold") or {}, apply_threshold,
+                                                    metrics_path)
+    clinical = clinical_meta(nlp, key, train_corpus, threshold_note)
+    meta = _pipeline_meta(nlp, name, version, clinical, corpus_source(train_corpus),
+                          description or _description(clinical, key))
+    if metrics is not None:
+        clinical["evaluation"] = evaluation_summary(metrics)
+        meta["performance"] = _performance(clinical["evaluation"])
+    output_dir.mkdir(parents=True, exist_ok=True)
+    package_dir = output_dir / f"{name}-{version}"
+    with tempfile.TemporaryDirectory(prefix="clinical-pt-package-") as staging:
+        staged = Path(staging) / "pipeline"
+        nlp.to_disk(staged)  # with the threshold applied above
+        (staged / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf8")
+        if package_dir.exists():
+            shutil.rmtree(package_dir)
+        _spacy_package(staged, output_dir, f"{model_dir} (name {name!r}, version {version!r})")
+    wheel = build_wheel(package_dir, package_dir / "dist")
+    final_meta = json.loads((package_dir / "meta.json").read_text(encoding="utf8"))
+    return PackageResult(name, version, wheel, final_meta)
+
+
+def _checked_request(
+    model_dir: Path, output_dir: Path, encoder: str, name: Optional[str], version: str
+) -> tuple[str, str]:
+    """The encoder key and the package name, once what can be refused before loading the pipeline is checked."""
     if not (model_dir / "config.cfg").is_file():
         raise ValueError(f"{model_dir}: not a trained pipeline folder (no config.cfg)")
     key = encoder_key(encoder)
@@ -175,7 +198,7 @@ def package_pipeline(
         raise ValueError(
             f"unknown encoder {encoder!r}: use one of {', '.join(ENCODERS)}, or give the package name (--name)"
         )
-    name = name or package_name_for(key)
+    name = name or pipeline_package_name(key)
     # ASCII only: setuptools drops other letters from the wheel's name (pt_ção became pt_o), and pip cannot find it.
     if not re.fullmatch(r"pt_[a-z0-9_]+", name):
         raise ValueError(
@@ -183,52 +206,77 @@ def package_pipeline(
             "underscores (e.g. pt_clinical_cnn)"
         )
     _check_version(version)
-    metrics = read_metrics(metrics_path) if metrics_path else None
     if output_dir.exists() and not output_dir.is_dir():
         raise ValueError(f"{output_dir}: is a file, not a folder for the package")
+    return key, name
+
+
+def _load(model_dir: Path) -> Any:
+    import spacy
 
     try:
-        nlp = spacy.load(model_dir)
+        return spacy.load(model_dir)
     except Exception as error:  # config, registry, weights or JSON errors: none of them says which folder
         raise ValueError(f"{model_dir}: not a pipeline spaCy can load ({describe_error(error)})") from error
-    tagger = find_tagger(nlp)
-    # A span classifier deciding on the tagger's proposals (configs/cnn_tagger_spancat.cfg) owns the output threshold.
-    classifier = find_span_classifier(nlp, tagger.key if tagger is not None else "sc")
-    threshold_note = "the pipeline's own (set at training)"
-    if metrics is not None and (tagger is not None or classifier is not None):
-        section = metrics.get("threshold") or {}
-        if apply_threshold and section.get("policy") in ("dev", "fixed") and section.get("value") is not None:
-            if classifier is not None and isinstance(section["value"], Mapping):
-                threshold_note = (
-                    "the pipeline's own; spancat has one shared threshold, the evaluation's per-label ones are not "
-                    "applied"
-                )
-            elif classifier is not None:
-                classifier.cfg["threshold"] = float(section["value"])
-                threshold_note = section.get("description", section["policy"])
-            else:
-                try:  # the tagger checks the values (0 to 1, known labels)
-                    tagger.threshold = section["value"]
-                    carry = section.get("continue_threshold")
-                    if carry:
-                        tagger.continue_threshold = carry["value"]
-                except ValueError as error:
-                    raise ValueError(f"{metrics_path}: threshold: {error}") from error
-                threshold_note = section.get("description", section["policy"])
-        elif section.get("policy") == "oracle":
-            # A threshold chosen on the test set would make the shipped scores optimistic: never ship it.
-            threshold_note = "the pipeline's own; the evaluation's oracle threshold (chosen on test) is not applied"
 
-    spans_key = tagger.key if tagger is not None else "sc"
+
+def apply_evaluation_threshold(
+    nlp: Any, section: Mapping[str, Any], apply: bool = True, metrics_path: str | Path = "metrics.json"
+) -> str:
+    """Set the threshold of metrics.json's `threshold` section on the pipeline's output component
+    (`Thresholds.apply_to`) when it was chosen on dev or given (policy `dev` or `fixed`), so the package decodes
+    as it was evaluated; a threshold chosen on test (`oracle`) is never set.
+
+    nlp: the pipeline. section: metrics.json's `threshold`. apply: False keeps the pipeline's own.
+    metrics_path: names the file in errors.
+    RETURNS: where the pipeline's threshold now comes from, for the meta. Raises ValueError, naming the file, for
+    a threshold the component refuses (out of range, unknown label).
+    """
+    from .pipes import find_span_classifier, find_tagger, pipeline_spans_key
+    from .thresholds import Thresholds
+
+    tagger = find_tagger(nlp)
+    classifier = find_span_classifier(nlp, pipeline_spans_key(nlp))
+    if tagger is None and classifier is None:
+        return OWN_THRESHOLD
+    if section.get("policy") == "oracle":
+        # A threshold chosen on the test set would make the shipped scores optimistic: never ship it.
+        return f"{OWN_THRESHOLD}; the evaluation's oracle threshold (chosen on test) is not applied"
+    if not apply or section.get("policy") not in ("dev", "fixed") or section.get("value") is None:
+        return OWN_THRESHOLD
+    try:
+        thresholds = Thresholds.from_dict(section)
+        if classifier is not None and thresholds.per_label:
+            return f"{OWN_THRESHOLD}; spancat has one shared threshold, the evaluation's per-label ones are not applied"
+        if classifier is not None:  # it decides on spans: a tagger's continuation threshold is not its own
+            thresholds = Thresholds(thresholds.start)
+        thresholds.apply_to(nlp)
+    except ValueError as error:
+        raise ValueError(f"{metrics_path}: threshold: {error}") from error
+    return section.get("description", section["policy"])
+
+
+def clinical_meta(nlp: Any, encoder: str, train_corpus: str, threshold_note: str) -> dict[str, Any]:
+    """The meta's `clinical_pt` section: encoder, scheme, labels, spans key, thresholds and where they come from,
+    the span classifier if any, the training corpus.
+
+    nlp: the pipeline, thresholds set. encoder: the encoder key. train_corpus: the corpus key or name.
+    threshold_note: where the threshold comes from (`apply_evaluation_threshold`).
+    """
+    from .pipes import find_span_classifier, find_tagger, pipeline_spans_key
+
+    tagger = find_tagger(nlp)
+    spans_key = pipeline_spans_key(nlp)
+    # A span classifier deciding on the tagger's proposals (configs/cnn_tagger_spancat.cfg) owns the output threshold.
+    classifier = find_span_classifier(nlp, spans_key)
     labels = list(tagger.labels) if tagger is not None else sorted(
         {label for labels in nlp.meta.get("labels", {}).values() for label in labels}
     )
-    source = corpus_source(corpus)
-    encoder_info = ENCODERS.get(key)
+    encoder_info = ENCODERS.get(encoder)
     # The transformer the pipeline was trained on, as its config names it (a hub id or a model folder).
     trained_on = nlp.config.interpolate().get("components", {}).get("transformer", {}).get("model", {}).get("name")
-    clinical: dict[str, Any] = {
-        "encoder": key,
+    return {
+        "encoder": encoder,
         "encoder_model": trained_on or (encoder_info.hf_name if encoder_info else None),
         "architecture": encoder_info.architecture if encoder_info else ("transformer" if trained_on else None),
         "scheme": tagger.scheme if tagger is not None else None,
@@ -239,47 +287,51 @@ def package_pipeline(
         "continue_threshold": tagger.continue_threshold if tagger is not None and classifier is None else None,
         "threshold_source": threshold_note,
         "span_classifier": classifier.name if classifier is not None else None,
-        "training_corpus": source["name"],
+        "training_corpus": corpus_source(train_corpus)["name"],
         "package_version": __version__,
     }
+
+
+def _description(clinical: Mapping[str, Any], encoder: str) -> str:
+    encoder_info = ENCODERS.get(encoder)
+    return (
+        f"Clinical NER for Portuguese ({', '.join(clinical['labels'])}), overlapping and nested entities in "
+        f"doc.spans[{clinical['spans_key']!r}] with scores. Encoder: "
+        f"{encoder_info.description if encoder_info else encoder}. Trained on {clinical['training_corpus']}. "
+        "Needs the package spacy-clinical-pt."
+    )
+
+
+def _pipeline_meta(
+    nlp: Any, name: str, version: str, clinical: dict[str, Any], source: dict[str, str], description: str
+) -> dict[str, Any]:
+    """spaCy's meta of the package: the pipeline's own, with name, version, description, the training data's
+    source and licence (`corpus_source`), `clinical_pt`, and spacy-clinical-pt among the requirements."""
     meta = dict(nlp.meta)
     meta.update(
         name=name[len("pt_"):],  # spaCy's meta name leaves out the language; the package is "<lang>_<name>"
         version=version,
-        description=description
-        or (
-            f"Clinical NER for Portuguese ({', '.join(labels)}), overlapping and nested entities in "
-            f"doc.spans[{spans_key!r}] with scores. Encoder: {encoder_info.description if encoder_info else key}. "
-            f"Trained on {source['name']}. Needs the package spacy-clinical-pt."
-        ),
+        description=description,
         author="spacy-clinical-pt developers",
         license=source["license"],
         sources=[source],
+        clinical_pt=clinical,
     )
-    if metrics is not None:
-        clinical["evaluation"] = evaluation_summary(metrics)
-        meta["performance"] = _performance(clinical["evaluation"])
-    meta["clinical_pt"] = clinical
     requirement = f"{PACKAGE_REQUIREMENT_NAME}>={_minor(__version__)},<{_next_minor(__version__)}"
     meta["requirements"] = [requirement] + [
         r for r in meta.get("requirements", []) if not r.startswith(PACKAGE_REQUIREMENT_NAME)
     ]
+    return meta
 
-    output_dir.mkdir(parents=True, exist_ok=True)
-    package_dir = output_dir / f"{name}-{version}"
-    with tempfile.TemporaryDirectory(prefix="clinical-pt-package-") as staging:
-        staged = Path(staging) / "pipeline"
-        nlp.to_disk(staged)  # with the threshold applied above
-        (staged / "meta.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf8")
-        if package_dir.exists():
-            shutil.rmtree(package_dir)
-        try:
-            spacy_package(staged, output_dir, create_sdist=False, create_wheel=False, force=True, silent=True)
-        except SystemExit:  # spaCy's printer exits on invalid input; its message was silenced
-            raise ValueError(f"spacy package rejected the pipeline {model_dir} (name {name!r}, version {version!r})")
-    wheel = build_wheel(package_dir, package_dir / "dist")
-    final_meta = json.loads((package_dir / "meta.json").read_text(encoding="utf8"))
-    return PackageResult(name, version, wheel, final_meta)
+
+def _spacy_package(staged: Path, output_dir: Path, what: str) -> None:
+    """`spacy package` the staged pipeline folder into `output_dir` (a package folder, no sdist or wheel)."""
+    from spacy.cli.package import package as spacy_package
+
+    try:
+        spacy_package(staged, output_dir, create_sdist=False, create_wheel=False, force=True, silent=True)
+    except SystemExit:  # spaCy's printer exits on invalid input; its message was silenced
+        raise ValueError(f"spacy package rejected the pipeline {what}") from None
 
 
 def build_wheel(package_dir: Path, dist_dir: Path) -> Path:
@@ -320,58 +372,3 @@ def _minor(version: str) -> str:
 def _next_minor(version: str) -> str:
     major, minor = (version.split(".") + ["0"])[:2]
     return f"{major}.{int(minor) + 1}.0"
-
-
-def package_command(
-    model: Annotated[Path, typer.Argument(help="The trained pipeline folder (e.g. training/cnn/model-best).")],
-    output_dir: Annotated[Path, typer.Argument(help="Folder for the package folder and its wheel (in dist/).")],
-    encoder: Annotated[
-        str, typer.Option("--encoder", help="Encoder key (cnn, mmbert_base, biobertpt_clin...): names the package.")
-    ],
-    corpus: Annotated[
-        str, typer.Option("--corpus", help="Training corpus (nestedclinbr, er_ner, semclinbr): meta and licence.")
-    ],
-    version: Annotated[str, typer.Option("--version", help="The package version.")] = "0.1.0",
-    name: Annotated[
-        Optional[str], typer.Option("--name", help="Package name (default: from the encoder, e.g. pt_clinical_cnn).")
-    ] = None,
-    metrics: Annotated[
-        Optional[Path], typer.Option("--metrics", help="metrics.json from `evaluate` on the test set, for the meta.")
-    ] = None,
-    apply_threshold: Annotated[
-        bool,
-        typer.Option(
-            "--apply-threshold/--keep-threshold",
-            help="Write the threshold that --metrics chose on dev (or was given) into the packaged pipeline.",
-        ),
-    ] = True,
-) -> None:
-    """Build a pip-installable wheel of a trained pipeline, named after its encoder, with labels, scheme,
-    threshold, scores and data licences in its meta."""
-    try:
-        result = package_pipeline(
-            model,
-            output_dir,
-            encoder=encoder,
-            corpus=corpus,
-            version=version,
-            name=name,
-            metrics_path=metrics,
-            apply_threshold=apply_threshold,
-        )
-    except (ValueError, OSError) as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(code=1) from None
-    clinical = result.meta["clinical_pt"]
-    size = result.wheel.stat().st_size / 1e6
-    typer.echo(
-        f"{result.name} {result.version}: {clinical['scheme']} scheme, labels {', '.join(clinical['labels'])}, "
-        f"threshold {clinical['threshold']} ({clinical['threshold_source']})"
-    )
-    if result.meta.get("performance"):
-        # Without --metrics the meta keeps the dev scores `spacy train` recorded.
-        kind = "test scores" if metrics is not None else "dev scores from training"
-        typer.echo(f"{kind}: " + ", ".join(f"{k} {v}" for k, v in result.meta["performance"].items()))
-    typer.echo(f"requirements: {', '.join(result.meta.get('requirements', []))}")
-    typer.echo(f"wrote {result.wheel} ({size:.1f} MB)")
-    typer.echo(f"install: pip install {result.wheel}   then: spacy.load({result.name!r})")

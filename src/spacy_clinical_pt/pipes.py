@@ -16,11 +16,28 @@ def load_pipeline(model: str) -> Language:
     """
     if not Path(model).exists() and not spacy.util.is_package(model):
         raise ValueError(f"{model}: no such pipeline folder or installed package")
+    _check_saved_taggers(Path(model) / "config.cfg")
     try:
         return spacy.load(model)
     except (OSError, ValueError) as err:  # spaCy's own errors for missing files, configs and weights
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{model}: not a loadable spaCy pipeline ({reason})") from None
+
+
+def _check_saved_taggers(config_path: Path) -> None:
+    """Refuse, with what to do, a pipeline folder whose clinical_tagger was saved with settings it no longer has
+    (spaCy would stop at its config with "unexpected argument" and no way out)."""
+    if not config_path.is_file():
+        return  # an installed package, or not a pipeline folder: spaCy's own load says what is wrong
+    from .suggester import check_retired_settings
+
+    try:
+        config = spacy.util.load_config(config_path, interpolate=False)
+    except Exception:  # noqa: BLE001  (not readable as a config: spacy.load reports it in its own words)
+        return
+    for name, block in config.get("components", {}).items():
+        if isinstance(block, dict) and block.get("factory") == "clinical_tagger":
+            check_retired_settings(block, f"{config_path.parent} ({name})")
 
 
 def find_tagger(nlp: Language, component: Optional[str] = None) -> Any:
@@ -45,6 +62,25 @@ def find_span_classifier(nlp: Language, key: str) -> Any:
 
     last = None
     for _, pipe in nlp.pipeline:
-        if isinstance(pipe, (SpanCategorizer, ClinicalTagger)) and pipe.key == key:
+        writes = isinstance(pipe, SpanCategorizer) or (isinstance(pipe, ClinicalTagger) and pipe.cfg.get("store_spans", True))
+        if writes and pipe.key == key:
             last = pipe
     return last if isinstance(last, SpanCategorizer) else None
+
+
+def pipeline_spans_key(nlp: Language, spans_key: Optional[str] = None) -> str:
+    """The `doc.spans` key to read: `spans_key` when given, else the pipeline's `clinical_tagger`'s, else "sc"."""
+    if spans_key:
+        return spans_key
+    tagger = find_tagger(nlp)
+    return tagger.key if tagger is not None else "sc"
+
+
+def pipeline_labels(nlp: Language) -> list[str]:
+    """The labels of the pipeline's span-writing components, in their order (for colours and legends)."""
+    labels: list[str] = []
+    for _, pipe in nlp.pipeline:
+        for label in getattr(pipe, "labels", ()) or ():
+            if isinstance(label, str) and label not in labels:
+                labels.append(label)
+    return labels

@@ -1,6 +1,7 @@
 """Figures of an evaluation: precision-recall and ROC curves, one run or several runs together.
 
-matplotlib with the Agg backend (no display needed). Every figure states what it shows in its title and axes:
+matplotlib `Figure` objects without pyplot, drawn to files (no display needed, and importing this module leaves
+matplotlib's backend alone). Every figure states what it shows in its title and axes:
 the pipeline, the corpus, the threshold policy (an oracle threshold is labelled as such), which token unit the
 curves count, and the chosen operating point. The rows drawn come from `metrics.pr_curves` / `metrics.roc_curves`,
 the same rows written to the CSV beside each PNG, so the figure can be redrawn with any tool.
@@ -13,11 +14,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import textwrap
 
-import matplotlib
-
-matplotlib.use("Agg")  # before pyplot: render to files, never to a display
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy  # noqa: E402
+import numpy
 
 # Iso-F1 contours make "which curve is better" readable at a glance.
 ISO_F1 = (0.2, 0.4, 0.6, 0.8)
@@ -35,14 +32,20 @@ def _title(title: str, subtitle: str) -> str:
     return title + ("\n" + "\n".join(textwrap.wrap(subtitle, 90)) if subtitle else "")
 
 
+def _figure(size: tuple[float, float]) -> Any:
+    """A matplotlib `Figure` of `size` inches (120 dpi), not registered with pyplot: nothing to close."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=size, dpi=120)
+
+
 def _save(fig: Any, ax: Any, path: str | Path, title: str, subtitle: str, legend_loc: str) -> Path:
-    """Title, grid and legend on `ax`, then write the figure to `path` and close it."""
+    """Title, grid and legend on `ax`, then write the figure to `path`."""
     ax.set_title(_title(title, subtitle), fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend(loc=legend_loc, fontsize=8, framealpha=0.9)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
     return Path(path)
 
 
@@ -72,7 +75,8 @@ def plot_pr_curves(
     RETURNS: the path written.
     """
     path = Path(path)
-    fig, ax = plt.subplots(figsize=(7.5, 6.0), dpi=120)
+    fig = _figure((7.5, 6.0))
+    ax = fig.subplots()
     _iso_f1(ax)
     for name, points in _series(rows).items():
         recall = [p["recall"] for p in points]
@@ -118,7 +122,8 @@ def plot_roc_curves(
     rows: `metrics.roc_curves` rows (series, fpr, tpr). auc: series -> ROC AUC shown in the legend.
     """
     path = Path(path)
-    fig, ax = plt.subplots(figsize=(7.5, 6.0), dpi=120)
+    fig = _figure((7.5, 6.0))
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="0.7", linestyle="--", linewidth=0.8, label="chance (AUC 0.5)")
     for name, points in _series(rows).items():
         micro = name == "micro"
@@ -149,7 +154,8 @@ def plot_combined_pr(
     curves: model name -> (recall values, precision values), e.g. averaged over the seeds of each model.
     """
     path = Path(path)
-    fig, ax = plt.subplots(figsize=(8.0, 6.5), dpi=120)
+    fig = _figure((8.0, 6.5))
+    ax = fig.subplots()
     _iso_f1(ax)
     for name, (recall, precision) in curves.items():
         recall, precision = numpy.asarray(recall, dtype=float), numpy.asarray(precision, dtype=float)

@@ -20,17 +20,16 @@ merge into one run in IO; in BIO they stay apart when the second one starts with
 
 from __future__ import annotations
 
-from typing import Iterable, Literal, Mapping, NamedTuple, Optional, Sequence, Union
+from typing import Iterable, Literal, NamedTuple, Optional, Sequence, Union
 
 import numpy
+
+from .thresholds import DEFAULT_THRESHOLD, Thresholds, ThresholdValue, check_threshold
 
 Scheme = Literal["IO", "BIO", "BIOE"]
 SCHEMES: tuple[str, ...] = ("IO", "BIO", "BIOE")
 # The columns of one label under each scheme, as prefixes of `<prefix>-<label>`.
 PREFIXES: dict[str, tuple[str, ...]] = {"IO": ("I",), "BIO": ("B", "I"), "BIOE": ("B", "I", "E")}
-DEFAULT_THRESHOLD = 0.5
-# A shared threshold, or one per label; labels missing from a mapping use DEFAULT_THRESHOLD.
-Thresholds = Union[float, Mapping[str, float]]
 SpanLike = Union[tuple[int, int, str], object]  # (start, end, label) or anything with .start, .end, .label_
 
 
@@ -75,6 +74,18 @@ def column_label(column: str) -> str:
     return column.split("-", 1)[1]
 
 
+def parse_columns(names: Sequence[str]) -> tuple[list[str], str]:
+    """The labels and the scheme whose `columns` are `names` (`["B-A", "I-A"]` -> `(["A"], "BIO")`).
+
+    Raises ValueError for names that no scheme gives.
+    """
+    for scheme, prefixes in PREFIXES.items():
+        labels = [column_label(name) for name in names[:: len(prefixes)] if "-" in name]
+        if columns(labels, scheme) == list(names):
+            return labels, scheme
+    raise ValueError(f"columns {', '.join(names[:6])} are not those of an IO, BIO or BIOE tagger")
+
+
 def _span_tuple(span: SpanLike) -> tuple[int, int, str]:
     if isinstance(span, tuple):
         start, end, label = span[:3]
@@ -114,38 +125,6 @@ def encode(spans: Iterable[SpanLike], n_tokens: int, labels: Sequence[str], sche
     return matrix
 
 
-def threshold_vector(labels: Sequence[str], thresholds: Thresholds) -> numpy.ndarray:
-    """One threshold per label, validated.
-
-    thresholds: a float shared by all labels, or a mapping label -> float (labels left out use 0.5).
-    RETURNS: float32 array of shape (n_labels,).
-    Raises ValueError for a value outside the open interval (0, 1) or a mapping key that is not a label.
-    """
-    if isinstance(thresholds, Mapping):
-        unknown = sorted(set(thresholds) - set(labels))
-        if unknown:
-            known = ", ".join(labels) or "none yet"
-            raise ValueError(f"threshold given for unknown label(s) {', '.join(map(repr, unknown))}; labels: {known}")
-        values = [thresholds.get(label, DEFAULT_THRESHOLD) for label in labels]
-        names = list(labels)
-    else:
-        values = [thresholds] * len(labels)
-        names = ["(shared)"] * len(labels)
-        check_threshold_value(thresholds, "(shared)")
-    for name, value in zip(names, values):
-        check_threshold_value(value, name)
-    return numpy.asarray(values, dtype="float32")
-
-
-def check_threshold_value(value: object, name: str) -> float:
-    """Return `value` as a float, or raise a ValueError unless it is a number strictly between 0 and 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"threshold for {name} must be a number between 0 and 1, not {value!r}")
-    if not 0.0 < float(value) < 1.0:
-        raise ValueError(f"threshold for {name} must lie strictly between 0 and 1, got {value}")
-    return float(value)
-
-
 def _runs(mask: numpy.ndarray) -> list[tuple[int, int]]:
     """Maximal runs of True in a 1-d boolean array, as (start, end) with end exclusive."""
     padded = numpy.concatenate(([False], mask, [False])).astype("int8")
@@ -157,10 +136,10 @@ def decode(
     probs: numpy.ndarray,
     labels: Sequence[str],
     scheme: str,
-    thresholds: Thresholds = DEFAULT_THRESHOLD,
+    thresholds: ThresholdValue = DEFAULT_THRESHOLD,
     start_on_orphan_i: bool = False,
     space: Optional[numpy.ndarray] = None,
-    continue_thresholds: Optional[Thresholds] = None,
+    continue_thresholds: Optional[ThresholdValue] = None,
 ) -> list[DecodedSpan]:
     """Decode token probabilities into spans, label by label; spans of different labels may overlap.
 
@@ -170,18 +149,15 @@ def decode(
         the threshold and continues over the following `I`s at or above it) or "BIOE" (as BIO, then the span
         ends on the run's most probable `E` if that reaches the threshold; a run with no such `E` gives no span;
         `start_on_orphan_i` does not apply).
-    thresholds: a shared threshold or a per-label mapping (see `threshold_vector`).
+    thresholds: a shared threshold or a per-label mapping (labels left out use `DEFAULT_THRESHOLD`).
     start_on_orphan_i: BIO only: an `I` above the threshold that follows no open span starts one; False (the
-        default) drops such tokens. Measured on NestedClinBr (CNN, BIO, threshold 0.5): False gives span F1
-        0.752 on dev and 0.764 on test, True 0.728 and 0.745 -- orphan `I`s are mostly spurious.
+        default) drops such tokens.
     space: optional boolean array of shape (n_tokens,), True for whitespace tokens: spans are trimmed so that
         they neither start nor end on one, and spans of whitespace only are dropped (a `Span` of a stray newline
         means nothing, and gold entities never start or end on whitespace).
     continue_thresholds: BIO/BIOE only: the threshold an `I` must reach to continue an open span (shared or per label;
         None: `thresholds`). Lower than `thresholds`, it is a hysteresis: a confident `B` starts the span and
-        less confident `I`s carry it to its end. Measured on NestedClinBr (CNN, BIO, window 2, 2 seeds): the
-        continuation threshold chosen on dev raised test strict micro F1 from 0.7841/0.7792 to 0.7927/0.7824,
-        the tagger's spans being mostly too short (`Problema`).
+        less confident `I`s carry it to its end.
     RETURNS: `DecodedSpan(start, end, label, score)` sorted by (start, end, label); score is the mean probability
         of the span's tokens (the `B` column for a span's first token in BIO, the `I` column elsewhere).
     """
@@ -190,8 +166,7 @@ def decode(
     n_columns = len(columns(labels, scheme))
     if probs.ndim != 2 or probs.shape[1] != n_columns:
         raise ValueError(f"probabilities of shape {probs.shape} do not match {n_columns} {scheme} columns")
-    limits = threshold_vector(labels, thresholds)
-    continue_limits = limits if continue_thresholds is None else threshold_vector(labels, continue_thresholds)
+    limits, continue_limits = Thresholds(thresholds, continue_thresholds).vectors(labels)
     # (start, label, per-token probabilities) of each run, trimmed and averaged at the end
     runs: list[tuple[int, str, list[float]]] = []
     width = len(PREFIXES[scheme])
@@ -308,7 +283,7 @@ def candidate_spans(
         highest score, and its score the product of that label's start and end scores (widened copies: the
         score of the span they came from).
     """
-    check_threshold_value(threshold, "candidates")
+    check_threshold(threshold, "candidates")
     if max_length < 1 or widen < 0:
         raise ValueError(f"max_length must be at least 1 and widen at least 0, got {max_length} and {widen}")
     probs = numpy.asarray(probs, dtype="float32")

@@ -11,7 +11,8 @@ How good a split is, is measured with the two figures of Sechidis et al. (2011),
 iterative splits can be compared (see `label_distribution`, `examples_distribution`), plus
 `label_proportion_deviation`, which stays defined when a label is in every document of a subset.
 
-The `split` command writes `train.spacy`, `dev.spacy`, `test.spacy` and `split.json` (document ids per split,
+The `split` command (`cli/split.py`) writes `train.spacy`, `dev.spacy`, `test.spacy` and `split.json` (document ids
+per split,
 excluded labels, quality figures) and prints the label distribution per split.
 """
 
@@ -20,18 +21,16 @@ from __future__ import annotations
 import errno
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Sequence
+from typing import Any, Sequence
 
 import numpy as np
-import typer
 from spacy.tokens import Doc, DocBin
-from tqdm import tqdm
 
-from .stats import check_spans_key, doc_entities, document_ids, read_corpus
+from .corpus import Progress
+from .stats import check_spans_key, doc_entities, document_ids
 
 SPLIT_NAMES = ("train", "dev", "test")
 
@@ -367,18 +366,7 @@ def split_corpus(
     docs = list(docs)
     test_docs = list(fixed_test) if fixed_test is not None else None
     ratios = check_ratios(ratios, 2 if test_docs is not None else 3)
-    if not docs:
-        raise ValueError("no documents to split")
-    if min_docs_per_label < 0:
-        raise ValueError(f"min_docs_per_label must be >= 0, got {min_docs_per_label}")
-    if order < 1:
-        raise ValueError(f"order must be >= 1 (1: labels, 2: label pairs), got {order}")
-    if not 0 <= seed < 2**32:  # numpy's seeds
-        raise ValueError(f"seed must be between 0 and 2**32 - 1, got {seed}")
-    check_spans_key(docs, spans_key)
-    if test_docs is not None:
-        check_spans_key(test_docs, spans_key, where="fixed test set")
-
+    _check_split_options(docs, test_docs, min_docs_per_label, order, seed, spans_key)
     matrix = label_matrix(docs, spans_key)
     documents_per_label = matrix.documents_per_label()
     excluded = {label: n for label, n in documents_per_label.items() if n < min_docs_per_label}
@@ -401,38 +389,52 @@ def split_corpus(
     # Quality over every label of the final split (excluded ones too), train/dev/test rows in order.
     ordered = [doc for name in SPLIT_NAMES for doc in split_docs[name]]
     all_labels = sorted(set(matrix.labels) | set(label_matrix(test_docs or [], spans_key).labels))
-    full = label_matrix(ordered, spans_key, labels=all_labels)
     result = SplitResult(
-        method=method,
-        seed=seed,
-        ratios=ratios,
-        order=order,
-        min_docs_per_label=min_docs_per_label,
-        spans_key=spans_key,
-        docs=split_docs,
-        doc_ids=split_ids,
-        indices=indices,
-        matrix=full,
-        excluded_labels=excluded,
-        uninformative_labels=uninformative,
-        fixed_test=test_docs is not None,
+        method=method, seed=seed, ratios=ratios, order=order, min_docs_per_label=min_docs_per_label,
+        spans_key=spans_key, docs=split_docs, doc_ids=split_ids, indices=indices,
+        matrix=label_matrix(ordered, spans_key, labels=all_labels), excluded_labels=excluded,
+        uninformative_labels=uninformative, fixed_test=test_docs is not None,
     )
-    subsets = [result.rows(name) for name in SPLIT_NAMES]
-    ld, undefined = label_distribution(full.presence, subsets)
-    # ED measures the algorithm, so only the subsets it made count (not a fixed test set).
-    made = subsets[:2] if test_docs is not None else subsets
-    result.quality = {
-        "label_distribution": _none_if_nan(ld),
-        "label_distribution_undefined": [all_labels[j] for j in undefined],
-        "label_proportion_deviation": _none_if_nan(label_proportion_deviation(full.presence, subsets)),
-        "examples_distribution": examples_distribution(made, ratios),
-    }
+    result.quality = split_quality(result)
     return result
 
 
-def write_split(result: SplitResult, output_dir: str | Path) -> list[Path]:
+def _check_split_options(
+    docs: list[Doc], test_docs: list[Doc] | None, min_docs_per_label: int, order: int, seed: int, spans_key: str
+) -> None:
+    """Raise ValueError for options of `split_corpus` that have no meaning, before anything is split."""
+    if not docs:
+        raise ValueError("no documents to split")
+    if min_docs_per_label < 0:
+        raise ValueError(f"min_docs_per_label must be >= 0, got {min_docs_per_label}")
+    if order < 1:
+        raise ValueError(f"order must be >= 1 (1: labels, 2: label pairs), got {order}")
+    if not 0 <= seed < 2**32:  # numpy's seeds
+        raise ValueError(f"seed must be between 0 and 2**32 - 1, got {seed}")
+    check_spans_key(docs, spans_key)
+    if test_docs is not None:
+        check_spans_key(test_docs, spans_key, where="fixed test set")
+
+
+def split_quality(result: SplitResult) -> dict[str, Any]:
+    """The quality figures of a split, over every label of `result.matrix` (split.json's `quality`)."""
+    subsets = [result.rows(name) for name in SPLIT_NAMES]
+    presence = result.matrix.presence
+    ld, undefined = label_distribution(presence, subsets)
+    # ED measures the algorithm, so only the subsets it made count (not a fixed test set).
+    made = subsets[:2] if result.fixed_test else subsets
+    return {
+        "label_distribution": _none_if_nan(ld),
+        "label_distribution_undefined": [result.matrix.labels[j] for j in undefined],
+        "label_proportion_deviation": _none_if_nan(label_proportion_deviation(presence, subsets)),
+        "examples_distribution": examples_distribution(made, result.ratios),
+    }
+
+
+def write_split(result: SplitResult, output_dir: str | Path, progress: Progress | None = None) -> list[Path]:
     """Write train.spacy, dev.spacy, test.spacy and split.json into `output_dir`; return their paths.
 
+    progress: shows the writing of each file (default: nothing).
     Raises OSError naming the path when `output_dir` is a file or cannot be created or written.
     """
     output_dir = Path(output_dir)
@@ -442,7 +444,8 @@ def write_split(result: SplitResult, output_dir: str | Path) -> list[Path]:
     written = []
     for name in SPLIT_NAMES:
         doc_bin = DocBin(store_user_data=True)
-        for doc in tqdm(result.docs[name], desc=f"writing {name}.spacy", unit="doc", disable=None):
+        docs = result.docs[name]
+        for doc in progress(docs, f"writing {name}.spacy", len(docs)) if progress is not None else docs:
             doc_bin.add(doc)
         path = output_dir / f"{name}.spacy"
         doc_bin.to_disk(path)
@@ -451,75 +454,3 @@ def write_split(result: SplitResult, output_dir: str | Path) -> list[Path]:
     path.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=2), encoding="utf8")
     written.append(path)
     return written
-
-
-def parse_ratios(text: str) -> list[float]:
-    """'0.6,0.2,0.2' or '0.6 0.2 0.2' -> [0.6, 0.2, 0.2]."""
-    pieces = [p for p in re.split(r"[,\s]+", text.strip()) if p]
-    try:
-        return [float(p) for p in pieces]
-    except ValueError as error:
-        raise ValueError(f"ratios must be numbers separated by commas or spaces, got {text!r}") from error
-
-
-def split_command(
-    ctx: typer.Context,
-    corpus: Annotated[Path, typer.Argument(help="The .spacy DocBin file to split (as written by `convert`).")],
-    output_dir: Annotated[Path, typer.Argument(help="Folder for train.spacy, dev.spacy, test.spacy and split.json.")],
-    method: Annotated[
-        SplitMethod, typer.Option("--method", help="iterative: stratified on label presence; random: shuffled.")
-    ] = SplitMethod.iterative,
-    ratios: Annotated[
-        str,
-        typer.Option(
-            "--ratios",
-            help="Train/dev/test shares, e.g. --ratios 0.6 0.2 0.2 (or '0.6,0.2,0.2'); with --test, "
-            "train/dev shares of CORPUS, e.g. --ratios 0.8 0.2.",
-        ),
-    ] = "0.6,0.2,0.2",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: the same seed gives the same split.")] = 42,
-    min_docs_per_label: Annotated[
-        int,
-        typer.Option("--min-docs-per-label", help="Labels in fewer documents are left out of the stratification."),
-    ] = 10,
-    test: Annotated[
-        Path | None,
-        typer.Option("--test", help="A fixed test set (.spacy) that comes with the corpus: copied to test.spacy."),
-    ] = None,
-    spans_key: Annotated[
-        str, typer.Option("--spans-key", help="The span group (doc.spans key) holding the entities.")
-    ] = "sc",
-    order: Annotated[
-        int,
-        typer.Option("--order", help="Label-combination order of iterative stratification (1: labels, 2: pairs)."),
-    ] = 2,
-) -> None:
-    """Split a corpus at document level into train/dev/test and report the label distribution per split."""
-    try:
-        docs = read_corpus(corpus, spans_key)
-        fixed_test = read_corpus(test, spans_key, where=f"{test} (fixed test set)") if test is not None else None
-        result = split_corpus(
-            docs,
-            method=method.value,
-            ratios=parse_ratios(" ".join([ratios, *ctx.args])),
-            seed=seed,
-            min_docs_per_label=min_docs_per_label,
-            spans_key=spans_key,
-            order=order,
-            fixed_test=fixed_test,
-        )
-    except (OSError, ValueError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from error
-    try:
-        written = write_split(result, output_dir)
-    except OSError as error:
-        typer.echo(f"error: cannot write the split into {output_dir}: {error.strerror or error}", err=True)
-        raise typer.Exit(1) from error
-    typer.echo(result.format_table())
-    all_ids = [i for name in SPLIT_NAMES for i in result.doc_ids[name]]
-    if len(set(all_ids)) < len(all_ids):
-        # e.g. two pooled files that both number their documents from 1: ids alone cannot say which is which
-        typer.echo("warning: some document ids occur more than once; split.json `indices` (positions in the "
-                   "input files) identify the documents unambiguously", err=True)
-    typer.echo("wrote " + ", ".join(str(p) for p in written))

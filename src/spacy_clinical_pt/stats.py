@@ -11,22 +11,20 @@ Pairs of entities in one document fall in exactly one of three kinds:
 - same extent: they cover exactly the same tokens (one text with two labels, or a duplicate annotation).
 Each kind is counted per label pair, same-label and cross-label pairs alike.
 
-The `stats` command prints these as a table, or as JSON with `--json`.
+The `stats` command (`cli/stats.py`) prints these as a table (`format_stats`), or as JSON with `--json`.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any, Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
-import typer
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
 from .convert.docbin import decoded_docs
-from .corpus import describe_error, doc_id, entity_attributes
+from .corpus import Progress, describe_error, doc_id, entity_attributes
 
 
 class EntityTokens(NamedTuple):
@@ -40,8 +38,8 @@ class EntityTokens(NamedTuple):
     discontinuous: bool
 
 
-def read_docs(path: str | Path) -> list[Doc]:
-    """All `Doc`s of a DocBin file (user data included), in file order.
+def read_docs(path: str | Path, progress: Progress | None = None) -> list[Doc]:
+    """All `Doc`s of a DocBin file (user data included), in file order. progress: shows the reading.
 
     Raises FileNotFoundError when there is no such file, OSError (naming the file) when it cannot be read, and
     ValueError naming the file, and the document where one is broken, when it is not a DocBin.
@@ -57,17 +55,19 @@ def read_docs(path: str | Path) -> list[Doc]:
     except Exception as error:  # msgpack/zlib errors say nothing about which file was bad
         raise ValueError(f"{path}: not a spaCy DocBin file ({describe_error(error)})") from error
     # A bare Vocab: reading needs no language pipeline (and so no component entry points).
-    return decoded_docs(doc_bin, Vocab(), path, progress=True)
+    return decoded_docs(doc_bin, Vocab(), path, progress)
 
 
-def read_corpus(path: str | Path, spans_key: str, where: str | None = None) -> list[Doc]:
+def read_corpus(
+    path: str | Path, spans_key: str, where: str | None = None, progress: Progress | None = None
+) -> list[Doc]:
     """The `Doc`s of a DocBin file that holds documents with spans under `spans_key`.
 
-    where: how messages name the file (default its path). Raises as `read_docs`, and ValueError naming the file
-    when it holds no documents or none has spans under `spans_key`.
+    where: how messages name the file (default its path). progress: shows the reading. Raises as `read_docs`,
+    and ValueError naming the file when it holds no documents or none has spans under `spans_key`.
     """
     where = where or str(path)
-    docs = read_docs(path)
+    docs = read_docs(path, progress)
     if not docs:
         raise ValueError(f"{where}: the DocBin holds no documents")
     check_spans_key(docs, spans_key, where=where)
@@ -243,21 +243,3 @@ def format_stats(stats: dict[str, Any]) -> str:
             first, second = (row["outer"], row["inner"]) if kind == "nested" else (row["label_a"], row["label_b"])
             lines.append(f"  {first + joiner + second:<{2 * width + 3}}  {row['count']:>6}")
     return "\n".join(lines)
-
-
-def stats_command(
-    corpus: Annotated[Path, typer.Argument(help="A .spacy DocBin file (as written by `convert`).")],
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print the statistics as JSON instead of a table.")
-    ] = False,
-    spans_key: Annotated[
-        str, typer.Option("--spans-key", help="The span group (doc.spans key) holding the entities.")
-    ] = "sc",
-) -> None:
-    """Per label: entities, documents, mean length in tokens, discontinuous entities; nested and overlapping pairs."""
-    try:
-        stats = corpus_stats(read_corpus(corpus, spans_key), spans_key=spans_key)
-    except (OSError, ValueError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from error
-    typer.echo(json.dumps(stats, ensure_ascii=False, indent=2) if json_output else format_stats(stats))

@@ -6,18 +6,22 @@ at once. Probabilities are decoded label by label into spans (`spacy_clinical_pt
 overlap across labels.
 
 Where the output lives on a `Doc`:
-- `doc.spans[spans_key]` (default "sc"): the predicted spans, with `attrs["scores"]` (float32 array, one mean
-  token probability per span, as spaCy's `spancat` stores its scores) and `attrs["columns"]` (the column names).
+- `doc.spans[spans_key]` (default "sc"; not with `store_spans = false`): the predicted spans, with
+  `attrs["scores"]` (float32 array, one mean token probability per span, as spaCy's `spancat` stores its scores)
+  and `attrs["columns"]` (the column names).
 - `doc._.clinical_probs`: the token probabilities, numpy float32 of shape (n_tokens, n_columns). A `Doc`
   extension rather than `doc.tensor` (which the `tok2vec` component owns) so that threshold tuning and
   precision-recall curves read them without running the model again. Extension values live in
   `doc.user_data`, so they survive `nlp.pipe(n_process=...)`, `Doc.to_bytes` and a `DocBin` with user data.
   With several `clinical_tagger` components in one pipeline, the last one to run owns the extension.
+  `doc._.clinical_columns` holds their column names.
 - `doc.ents` (only with `store_ents = true`): the best non-overlapping subset of the spans (highest score
   first, then longest), for tools that only read `ents`.
-- `doc.spans[candidates_key]` (only with a `candidates_key`): generous span proposals for a span classifier that
-  runs next (spaCy's `spancat` with `spacy.preset_spans_suggester.v1`, as in configs/cnn_tagger_spancat.cfg),
-  one per distinct (start, end), `attrs["scores"]` the product of their start and end probabilities.
+
+A span classifier downstream (spaCy's `spancat`) takes its candidates from these probabilities through the
+suggester `spacy_clinical_pt.tagger_suggester.v1` (`suggester.py`, configs/cnn_tagger_spancat.cfg); the tagger
+then leaves `doc.spans[spans_key]` to it (`store_spans = false`): one writer per spans key, checked at
+`initialize`.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy
-from scipy.special import expit
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.scorer import Scorer
@@ -33,22 +36,19 @@ from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import registry
 from spacy.vocab import Vocab
-from thinc.api import Config, Model, Optimizer, set_dropout_rate
+from thinc.api import Config, Model, Ops, Optimizer, set_dropout_rate
 from thinc.types import Floats2d
 from wasabi import msg
 
 from .metrics import span_tuples, token_label_matrix, token_metrics, whitespace_tokens
 from .schemes import (
-    DEFAULT_THRESHOLD,
-    Thresholds,
-    candidate_spans,
     check_scheme,
-    check_threshold_value,
     columns,
     decode,
     encode,
-    threshold_vector,
 )
+from .thresholds import DEFAULT_THRESHOLD, Thresholds, ThresholdValue
+from .suggester import COLUMNS_EXTENSION, PROBS_EXTENSION, check_one_writer_per_key, check_retired_settings
 from .weights import check_method, class_weights, format_weights
 
 DEFAULT_MULTILABEL_MODEL_CONFIG = """
@@ -68,15 +68,11 @@ subword_features = true
 """
 DEFAULT_MULTILABEL_MODEL = Config().from_str(DEFAULT_MULTILABEL_MODEL_CONFIG)["model"]
 DEFAULT_SPANS_KEY = "sc"
-PROBS_EXTENSION = "clinical_probs"
-
-if not Doc.has_extension(PROBS_EXTENSION):
-    Doc.set_extension(PROBS_EXTENSION, default=None)
 
 
 @Language.factory(
     "clinical_tagger",
-    assigns=["doc.spans", "doc.ents", f"doc._.{PROBS_EXTENSION}"],
+    assigns=["doc.spans", "doc.ents", f"doc._.{PROBS_EXTENSION}", f"doc._.{COLUMNS_EXTENSION}"],
     default_config={
         "model": DEFAULT_MULTILABEL_MODEL,
         "spans_key": DEFAULT_SPANS_KEY,
@@ -85,11 +81,8 @@ if not Doc.has_extension(PROBS_EXTENSION):
         "continue_threshold": None,
         "class_weighting": "inverse_doc_freq_clamped",
         "bio_start_on_orphan_i": False,
+        "store_spans": True,
         "store_ents": False,
-        "candidates_key": None,
-        "candidate_threshold": 0.05,
-        "candidate_max_length": 24,
-        "candidate_widen": 1,
         "scorer": {"@scorers": "spacy_clinical_pt.clinical_tagger_scorer.v1"},
     },
     default_score_weights={
@@ -110,11 +103,8 @@ def make_clinical_tagger(
     continue_threshold: Optional[Union[float, Dict[str, float]]],
     class_weighting: str,
     bio_start_on_orphan_i: bool,
+    store_spans: bool,
     store_ents: bool,
-    candidates_key: Optional[str],
-    candidate_threshold: float,
-    candidate_max_length: int,
-    candidate_widen: int,
     scorer: Optional[Callable],
 ) -> "ClinicalTagger":
     """Create a `ClinicalTagger`.
@@ -126,15 +116,11 @@ def make_clinical_tagger(
     continue_threshold: BIO/BIOE only: the probability an `I` needs to continue an open span (shared or per label);
         null: the same as `threshold`. See `schemes.decode`.
     class_weighting: "none", "inverse_doc_freq", "inverse_doc_freq_clamped" or "inverse_token_freq".
-    bio_start_on_orphan_i: BIO decoding: an `I` that follows no span starts one (default false: measured worse).
+    bio_start_on_orphan_i: BIO decoding: an `I` that follows no span starts one (default false).
+    store_spans: write the decoded spans to `doc.spans[spans_key]`; false where a span classifier downstream
+        writes them from this tagger's proposals (`spacy_clinical_pt.tagger_suggester.v1`).
     store_ents: also write the best non-overlapping spans to `doc.ents`.
-    candidates_key: also write generous span proposals to `doc.spans[candidates_key]` (`schemes.candidate_spans`),
-        for a span classifier downstream (spaCy's `spancat` with `spacy.preset_spans_suggester.v1`) to accept or
-        reject; null: none.
-    candidate_threshold: the probability a proposal's start, inside and end tokens must each reach.
-    candidate_max_length: the longest proposal, in tokens.
-    candidate_widen: proposals are copied with their start or end moved by up to this many tokens (0: not).
-    scorer: the scoring function (span P/R/F plus token-level micro and macro F1).
+    scorer: the scoring function (span P/R/F plus token-level micro and macro F1 of `doc.spans[spans_key]`).
     """
     return ClinicalTagger(
         nlp.vocab,
@@ -146,11 +132,8 @@ def make_clinical_tagger(
         continue_threshold=continue_threshold,
         class_weighting=class_weighting,
         bio_start_on_orphan_i=bio_start_on_orphan_i,
+        store_spans=store_spans,
         store_ents=store_ents,
-        candidates_key=candidates_key,
-        candidate_threshold=candidate_threshold,
-        candidate_max_length=candidate_max_length,
-        candidate_widen=candidate_widen,
         scorer=scorer,
     )
 
@@ -230,15 +213,12 @@ class ClinicalTagger(TrainablePipe):
         *,
         spans_key: str = DEFAULT_SPANS_KEY,
         scheme: str = "IO",
-        threshold: Thresholds = DEFAULT_THRESHOLD,
-        continue_threshold: Optional[Thresholds] = None,
+        threshold: ThresholdValue = DEFAULT_THRESHOLD,
+        continue_threshold: Optional[ThresholdValue] = None,
         class_weighting: str = "inverse_doc_freq_clamped",
         bio_start_on_orphan_i: bool = False,
+        store_spans: bool = True,
         store_ents: bool = False,
-        candidates_key: Optional[str] = None,
-        candidate_threshold: float = 0.05,
-        candidate_max_length: int = 24,
-        candidate_widen: int = 1,
         scorer: Optional[Callable] = clinical_tagger_score,
     ) -> None:
         """See `make_clinical_tagger` for the arguments. Labels come at `initialize` (or `add_label`)."""
@@ -252,21 +232,14 @@ class ClinicalTagger(TrainablePipe):
             "labels": [],
             "spans_key": spans_key,
             "scheme": scheme,
-            "threshold": self._checked_threshold(threshold, None),
+            "threshold": Thresholds(threshold).to_cfg()["threshold"],
             "continue_threshold": None,
             "class_weighting": class_weighting,
             "class_weights": {},
             "bio_start_on_orphan_i": bool(bio_start_on_orphan_i),
+            "store_spans": bool(store_spans),
             "store_ents": bool(store_ents),
-            "candidates_key": candidates_key,
-            "candidate_threshold": check_threshold_value(candidate_threshold, "candidates"),
-            "candidate_max_length": int(candidate_max_length),
-            "candidate_widen": int(candidate_widen),
         }
-        if candidates_key == spans_key:
-            raise ValueError(f"{name}: candidates_key and spans_key are both {spans_key!r}; give them different keys")
-        if self.cfg["candidate_max_length"] < 1 or self.cfg["candidate_widen"] < 0:
-            raise ValueError(f"{name}: candidate_max_length must be at least 1 and candidate_widen at least 0")
         self.continue_threshold = continue_threshold
 
     @property
@@ -300,88 +273,72 @@ class ClinicalTagger(TrainablePipe):
         return dict(self.cfg["class_weights"])
 
     @property
-    def threshold(self) -> Thresholds:
+    def threshold(self) -> ThresholdValue:
         """The decoding threshold: a shared float or a label -> float mapping. Settable after training."""
         threshold = self.cfg["threshold"]
         return dict(threshold) if isinstance(threshold, dict) else threshold
 
     @threshold.setter
-    def threshold(self, value: Thresholds) -> None:
-        self.cfg["threshold"] = self._checked_threshold(value, self.labels or None)
+    def threshold(self, value: ThresholdValue) -> None:
+        self.cfg["threshold"] = Thresholds(value).checked(self.labels or None).to_cfg()["threshold"]
 
     @property
-    def continue_threshold(self) -> Optional[Thresholds]:
+    def continue_threshold(self) -> Optional[ThresholdValue]:
         """BIO/BIOE: the probability an `I` needs to continue an open span; None: `threshold`. Settable."""
         value = self.cfg.get("continue_threshold")
         return dict(value) if isinstance(value, dict) else value
 
     @continue_threshold.setter
-    def continue_threshold(self, value: Optional[Thresholds]) -> None:
-        self.cfg["continue_threshold"] = None if value is None else self._checked_threshold(value, self.labels or None)
+    def continue_threshold(self, value: Optional[ThresholdValue]) -> None:
+        checked = Thresholds(self.threshold, value).checked(self.labels or None)
+        self.cfg["continue_threshold"] = checked.to_cfg()["continue_threshold"]
 
-    @staticmethod
-    def _checked_threshold(value: Thresholds, labels: Optional[Sequence[str]]) -> Thresholds:
-        """Validate a threshold; mapping keys are only checked once the labels are known."""
-        if isinstance(value, dict) or hasattr(value, "items"):
-            mapping = {str(k): v for k, v in dict(value).items()}
-            threshold_vector(list(labels) if labels else list(mapping), mapping)
-            return {k: float(v) for k, v in mapping.items()}
-        threshold_vector(["(shared)"], value)
-        return float(value)
-
-    def predict(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
+    def predict(self, docs: Iterable[Doc]) -> List[Floats2d]:
         """Token probabilities for a batch of docs, without modifying them.
 
-        RETURNS: one float32 numpy array per doc, shape (n_tokens, n_columns).
+        RETURNS: one float32 array per doc, shape (n_tokens, n_columns), on the model's device (`ops.xp`).
         """
         docs = list(docs)
-        n_columns = len(self.columns)
+        ops, n_columns = self.model.ops, len(self.columns)
         if not any(len(doc) for doc in docs):
             # Nothing to encode: spare the model a batch of empty docs.
-            return [numpy.zeros((len(doc), n_columns), dtype="float32") for doc in docs]
-        logits = self.model.predict(docs)
-        return [expit(self.model.ops.to_numpy(x)).astype("float32") for x in logits]
+            return [ops.alloc2f(len(doc), n_columns) for doc in docs]
+        return [sigmoid(ops, ops.asarray2f(x)) for x in self.model.predict(docs)]
 
     def predict_proba(self, docs: Iterable[Doc]) -> List[numpy.ndarray]:
-        """Token probabilities, shape (n_tokens, n_columns) per doc. After `nlp(text)`, read
+        """Token probabilities as numpy float32, shape (n_tokens, n_columns) per doc. After `nlp(text)`, read
         `doc._.clinical_probs` instead: it holds the same array without running the model again."""
-        return self.predict(docs)
+        return [self.model.ops.to_numpy(x) for x in self.predict(docs)]
 
-    def set_annotations(self, docs: Iterable[Doc], probs: List[numpy.ndarray]) -> None:
-        """Decode probabilities (one (n_tokens, n_columns) array per doc) into `doc.spans[key]`, and store them."""
-        labels, scheme, names = self.labels, self.scheme, self.columns
-        threshold = self.threshold
-        for doc, doc_probs in zip(docs, probs):
-            doc_probs = numpy.asarray(doc_probs, dtype="float32")
-            space = whitespace_tokens(doc)
-            decoded = decode(
-                doc_probs, labels, scheme, threshold, self.cfg["bio_start_on_orphan_i"], space, self.continue_threshold
-            )
-            group = SpanGroup(doc, name=self.key, spans=[Span(doc, s.start, s.end, label=s.label) for s in decoded])
-            group.attrs["scores"] = numpy.asarray([s.score for s in decoded], dtype="float32")
-            group.attrs["columns"] = list(names)
-            doc.spans[self.key] = group
+    def set_annotations(self, docs: Iterable[Doc], probs: List[Floats2d]) -> None:
+        """Decode probabilities (one (n_tokens, n_columns) array per doc, on any device) into `doc.spans[key]`
+        (with `store_spans`), `doc.ents` (with `store_ents`), and store them on the docs, copied to the host once
+        per batch."""
+        docs = list(docs)
+        if not docs:
+            return
+        ops, names = self.model.ops, self.columns
+        lengths = [len(doc) for doc in docs]
+        host = ops.to_numpy(ops.flatten([ops.asarray2f(x) for x in probs], ndim_if_empty=2))
+        host = host.reshape(-1, len(names)).astype("float32", copy=False)
+        threshold, continue_threshold = self.threshold, self.continue_threshold
+        for doc, doc_probs in zip(docs, numpy.split(host, numpy.cumsum(lengths)[:-1])):
             doc._.set(PROBS_EXTENSION, doc_probs)
+            doc._.set(COLUMNS_EXTENSION, list(names))
+            if not (self.cfg["store_spans"] or self.cfg["store_ents"]):
+                continue
+            decoded = decode(
+                doc_probs, self.labels, self.scheme, threshold, self.cfg["bio_start_on_orphan_i"],
+                whitespace_tokens(doc), continue_threshold,
+            )
+            spans = [Span(doc, s.start, s.end, label=s.label) for s in decoded]
+            if self.cfg["store_spans"]:
+                group = SpanGroup(doc, name=self.key, spans=spans)
+                group.attrs["scores"] = numpy.asarray([s.score for s in decoded], dtype="float32")
+                group.attrs["columns"] = list(names)
+                doc.spans[self.key] = group
             if self.cfg["store_ents"]:
-                doc.ents = best_non_overlapping(list(group), [s.score for s in decoded])
-            if self.cfg.get("candidates_key"):
-                self._set_candidates(doc, doc_probs, space)
-
-    def _set_candidates(self, doc: Doc, probs: numpy.ndarray, space: numpy.ndarray) -> None:
-        """Write the span proposals of one doc to `doc.spans[candidates_key]`, scores in `attrs["scores"]`."""
-        proposed = candidate_spans(
-            probs,
-            self.labels,
-            self.scheme,
-            self.cfg["candidate_threshold"],
-            self.cfg["candidate_max_length"],
-            self.cfg["candidate_widen"],
-            space,
-        )
-        key = self.cfg["candidates_key"]
-        group = SpanGroup(doc, name=key, spans=[Span(doc, s.start, s.end, label=s.label) for s in proposed])
-        group.attrs["scores"] = numpy.asarray([s.score for s in proposed], dtype="float32")
-        doc.spans[key] = group
+                doc.ents = best_non_overlapping(spans, [s.score for s in decoded])
 
     def update(
         self,
@@ -423,20 +380,20 @@ class ClinicalTagger(TrainablePipe):
         `BCEWithLogitsLoss` does in the paper: the step size does not depend on batch length or label count.
         """
         ops = self.model.ops
+        xp = ops.xp
         labels, scheme = self.labels, self.scheme
         targets = [encode(self._gold_spans(eg), len(eg.predicted), labels, scheme) for eg in examples]
         lengths = [t.shape[0] for t in targets]
-        x = ops.to_numpy(ops.flatten(list(logits))).astype("float32")
-        y = numpy.concatenate(targets, axis=0) if targets else numpy.zeros_like(x)
+        x = ops.asarray2f(ops.flatten(list(logits), ndim_if_empty=2))
+        y = ops.asarray2f(numpy.concatenate(targets, axis=0)) if targets else xp.zeros_like(x)
         if x.shape != y.shape:
             raise ValueError(f"logits of shape {x.shape} do not match targets of shape {y.shape}")
-        weights = numpy.asarray([self.cfg["class_weights"].get(c, 1.0) for c in self.columns], dtype="float32")
-        s = expit(x)
-        elements = weights * y * numpy.logaddexp(0.0, -x) + (1.0 - y) * numpy.logaddexp(0.0, x)
+        weights = ops.asarray1f([self.cfg["class_weights"].get(c, 1.0) for c in self.columns])
+        s = sigmoid(ops, x)
+        elements = weights * y * xp.logaddexp(0.0, -x) + (1.0 - y) * xp.logaddexp(0.0, x)
         n = max(x.size, 1)
-        d_x = ((1.0 - y) * s - weights * y * (1.0 - s)) / n
-        d_logits = ops.unflatten(ops.asarray2f(d_x.astype("float32")), ops.asarray1i(lengths))
-        return float(elements.sum() / n), d_logits
+        d_x = ops.asarray2f(((1.0 - y) * s - weights * y * (1.0 - s)) / n)
+        return float(elements.sum() / n), ops.unflatten(d_x, ops.asarray1i(lengths))
 
     def _gold_spans(self, eg: Example) -> List[Span]:
         """The reference spans mapped onto the predicted doc's tokens (overlaps kept)."""
@@ -452,10 +409,12 @@ class ClinicalTagger(TrainablePipe):
         """Set the labels, compute the class weights from the training docs and initialize the model.
 
         get_examples: returns the training examples (labels come from `eg.reference.spans[spans_key]`).
-        nlp: the pipeline (unused; part of spaCy's protocol).
+        nlp: the pipeline, checked for two components writing one `doc.spans` key (`check_one_writer_per_key`).
         labels: the labels, e.g. from `[initialize.components.clinical_tagger]`; None reads them from the data.
         """
         validate_get_examples(get_examples, "ClinicalTagger.initialize")
+        if nlp is not None:
+            check_one_writer_per_key(nlp)
         examples = list(get_examples())
         if labels is not None:
             for label in labels:
@@ -469,8 +428,7 @@ class ClinicalTagger(TrainablePipe):
                 f"{self.name}: no labels; the training docs hold no spans under doc.spans[{self.key!r}] and no "
                 f"labels were given in [initialize.components.{self.name}]"
             )
-        self.cfg["threshold"] = self._checked_threshold(self.cfg["threshold"], self.labels)
-        self.continue_threshold = self.continue_threshold  # checked against the labels, now known
+        Thresholds.from_cfg(self.cfg).checked(self.labels)  # mapping keys, now that the labels are known
         self.cfg["class_weights"] = class_weights(
             [eg.reference for eg in examples], self.labels, self.scheme, self.cfg["class_weighting"], spans_key=self.key
         )
@@ -508,12 +466,14 @@ class ClinicalTagger(TrainablePipe):
 
     def from_bytes(self, bytes_data: bytes, *, exclude: Iterable[str] = tuple()) -> "ClinicalTagger":
         super().from_bytes(bytes_data, exclude=exclude)
-        self._checked_threshold(self.cfg["threshold"], self.labels)
+        check_retired_settings(self.cfg, self.name)
+        Thresholds.from_cfg(self.cfg).checked(self.labels)
         return self
 
     def from_disk(self, path: Any, *, exclude: Iterable[str] = tuple()) -> "ClinicalTagger":
         super().from_disk(path, exclude=exclude)
-        self._checked_threshold(self.cfg["threshold"], self.labels)
+        check_retired_settings(self.cfg, f"{path}")
+        Thresholds.from_cfg(self.cfg).checked(self.labels)
         return self
 
 
@@ -528,3 +488,10 @@ def best_non_overlapping(spans: Sequence[Span], scores: Sequence[float]) -> List
             taken[span.start : span.end] = True
             kept.append(span)
     return sorted(kept, key=lambda span: span.start)
+
+
+def sigmoid(ops: Ops, x: Floats2d) -> Floats2d:
+    """The logistic function, on the array's device, without overflow for large negative logits."""
+    e = ops.xp.exp(-ops.xp.abs(x))
+    return ops.xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype("float32")
+

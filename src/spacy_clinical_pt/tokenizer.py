@@ -121,7 +121,7 @@ def clinical_tokenizer_rules(nlp: Language) -> Language:
     """Add the clinical rules to `nlp.tokenizer` in place and return `nlp`.
 
     nlp: a pipeline whose tokenizer is spaCy's rule-based `Tokenizer` (any language; the rules were
-        measured on Portuguese).
+        written for Portuguese).
     """
     if not isinstance(nlp.tokenizer, Tokenizer):
         raise TypeError(

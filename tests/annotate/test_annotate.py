@@ -17,26 +17,19 @@ import pytest
 import spacy
 import typer
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin, Span, SpanGroup
+from spacy.tokens import Doc, Span, SpanGroup
 from typer.testing import CliRunner
 
-from helpers.clinical_notes import NOTES, note_records
+from helpers.clinical_notes import NOTES
 from helpers.pipelines import NESTED_NOTE, overlapping, train_tiny_pipeline
-from spacy_clinical_pt.annotate import (
-    EXIT_PARTIAL,
-    AnnotationReport,
-    Note,
-    annotate_command,
-    annotate_notes,
-    read_notes,
-    split_text,
-    write_annotations,
-)
+from spacy_clinical_pt.annotate import AnnotationReport, Note, annotate_notes, read_notes, split_text, write_annotations
+from spacy_clinical_pt.cli._util import EXIT_PARTIAL
+from spacy_clinical_pt.cli.annotate import annotate_command
 from spacy_clinical_pt.convert import convert_path, load_docs
-from spacy_clinical_pt.corpus import ConversionError, ConversionReport, build_docs
+from spacy_clinical_pt.corpus import ConversionError
 from spacy_clinical_pt.tokenizer import clinical_nlp
 
-REPO = Path(__file__).resolve().parents[2]
+
 def spans_of(doc, key="sc"):
     return [(s.start_char, s.end_char, s.label_) for s in doc.spans[key]]
 
@@ -189,7 +182,9 @@ def test_command_stdin_to_brat_and_html_folder_input(runner_app, pipeline_dir, t
 
 def test_command_errors_are_clear(runner_app, tmp_path):
     result = run(runner_app, tmp_path / "no_model", "-", "--output", tmp_path / "out.jsonl", input="Dor.")
-    assert result.exit_code == 1 and "cannot load the pipeline" in result.output
+    assert result.exit_code == 1, result.output
+    assert result.stderr.splitlines() == [
+        f"error: cannot load the pipeline: {tmp_path / 'no_model'}: no such pipeline folder or installed package"]
 
 
 def test_command_gpu_that_cannot_be_used_is_an_error(runner_app, rule_pipeline_dir, tmp_path):

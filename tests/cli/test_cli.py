@@ -44,7 +44,7 @@ def test_split_accepts_ratios_as_separate_values(tmp_path, nlp):
     corpus = tmp_path / "all.spacy"
     DocBin(store_user_data=True, docs=list(build_docs(nlp, records, ConversionReport()))).to_disk(corpus)
     result = CliRunner().invoke(
-        app, ["split", str(corpus), str(tmp_path / "out"), "--method", "random", "--ratios", "0.6", "0.2", "0.2"]
+        app, ["split", str(corpus), "-o", str(tmp_path / "out"), "--method", "random", "--ratios", "0.6", "0.2", "0.2"]
     )
     assert result.exit_code == 0, result.output
     assert "ratios 0.6/0.2/0.2" in result.output
@@ -129,7 +129,7 @@ def test_usage_errors_help_and_command_exits_are_typers_own(monkeypatch, capsys)
     monkeypatch.setattr(sys, "argv", ["spacy-clinical-pt", "split", "only-one.spacy"])
     with pytest.raises(SystemExit) as exit_:
         cli.main()
-    assert exit_.value.code == 2 and "Missing argument" in capsys.readouterr().err
+    assert exit_.value.code == 2 and "Missing option '--output'" in capsys.readouterr().err
 
     monkeypatch.setattr(sys, "argv", ["spacy-clinical-pt", "--help"])
     with pytest.raises(SystemExit) as exit_:

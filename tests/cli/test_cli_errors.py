@@ -11,12 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from spacy.tokens import DocBin
-from typer.testing import CliRunner
 
 from helpers import assert_clean_error, invoke
 from helpers.pipelines import untrained_pipeline
-from spacy_clinical_pt.corpus import ConversionReport, Entity, Record, build_docs
 
 REPO = Path(__file__).resolve().parents[2]
 LOCAL_LLM = REPO / "configs" / "llm" / "local.cfg"
@@ -47,12 +44,12 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
 
 # (id, arguments with {placeholders} from `inputs`, the placeholder of the bad path that the message must name)
 CASES = [
-    ("convert-missing-input", ["convert", "{missing}", "{out}/c.spacy", "--format", "spacy"], "missing"),
-    ("convert-text-as-docbin", ["convert", "{text}", "{out}/c.spacy", "--format", "spacy"], "text"),
-    ("export-missing-input", ["export", "{missing}", "{out}/e", "--format", "brat"], "missing"),
-    ("export-text-as-docbin", ["export", "{text}", "{out}/e.jsonl", "--format", "jsonspans"], "text"),
-    ("split-missing-input", ["split", "{missing}", "{out}/s"], "missing"),
-    ("split-text-as-docbin", ["split", "{text}", "{out}/s"], "text"),
+    ("convert-missing-input", ["convert", "{missing}", "-o", "{out}/c.spacy", "--format", "spacy"], "missing"),
+    ("convert-text-as-docbin", ["convert", "{text}", "-o", "{out}/c.spacy", "--format", "spacy"], "text"),
+    ("export-missing-input", ["export", "{missing}", "-o", "{out}/e", "--format", "brat"], "missing"),
+    ("export-text-as-docbin", ["export", "{text}", "-o", "{out}/e.jsonl", "--format", "jsonspans"], "text"),
+    ("split-missing-input", ["split", "{missing}", "-o", "{out}/s"], "missing"),
+    ("split-text-as-docbin", ["split", "{text}", "-o", "{out}/s"], "text"),
     ("stats-missing-input", ["stats", "{missing}"], "missing"),
     ("stats-text-as-docbin", ["stats", "{text}"], "text"),
     ("evaluate-missing-pipeline", ["evaluate", "{missing_dir}", "{good}", "-o", "{out}/ev"], "missing_dir"),
@@ -66,9 +63,9 @@ CASES = [
     ("annotate-missing-pipeline", ["annotate", "{missing_dir}", "{text}", "-o", "{out}/a.jsonl"], "missing_dir"),
     ("annotate-text-as-pipeline", ["annotate", "{text}", "{text}", "-o", "{out}/a.jsonl"], "text"),
     ("annotate-missing-input", ["annotate", "{pipeline}", "{missing}", "-o", "{out}/a.jsonl"], "missing"),
-    ("package-missing-pipeline", ["package", "{missing_dir}", "{out}/pk", "--encoder", "cnn", "--corpus", "x"],
+    ("package-missing-pipeline", ["package", "{missing_dir}", "-o", "{out}/pk", "--encoder", "cnn", "--train-corpus", "x"],
      "missing_dir"),
-    ("package-text-as-pipeline", ["package", "{text}", "{out}/pk", "--encoder", "cnn", "--corpus", "x"], "text"),
+    ("package-text-as-pipeline", ["package", "{text}", "-o", "{out}/pk", "--encoder", "cnn", "--train-corpus", "x"], "text"),
     ("llm-baseline-missing-config", ["llm-baseline", "{missing}", "{good}", "-o", "{out}/llm", *NO_SERVER],
      "missing"),
     ("llm-baseline-text-as-config", ["llm-baseline", "{text}", "{good}", "-o", "{out}/llm", *NO_SERVER], "text"),
@@ -76,22 +73,22 @@ CASES = [
      "missing"),
     ("llm-baseline-text-as-test", ["llm-baseline", str(LOCAL_LLM), "{text}", "-o", "{out}/llm", *NO_SERVER],
      "text"),
-    ("annotate-silver-missing-config", ["annotate-silver", "{missing}", "{text}", "{out}/silver.spacy", *NO_SERVER],
+    ("annotate-silver-missing-config", ["annotate-silver", "{missing}", "{text}", "-o", "{out}/silver.spacy", *NO_SERVER],
      "missing"),
-    ("annotate-silver-text-as-config", ["annotate-silver", "{text}", "{text}", "{out}/silver.spacy", *NO_SERVER],
+    ("annotate-silver-text-as-config", ["annotate-silver", "{text}", "{text}", "-o", "{out}/silver.spacy", *NO_SERVER],
      "text"),
     ("annotate-silver-missing-notes",
-     ["annotate-silver", str(LOCAL_LLM), "{missing_dir}", "{out}/silver.spacy", *NO_SERVER], "missing_dir"),
+     ["annotate-silver", str(LOCAL_LLM), "{missing_dir}", "-o", "{out}/silver.spacy", *NO_SERVER], "missing_dir"),
 ]
 # The output under a file (a text file where a folder is needed): the message names it (the path starts with it).
 OUTPUT_UNDER_A_FILE = [
-    ("convert", ["convert", "{good}", "{text}/c.spacy", "--format", "spacy"]),
-    ("export", ["export", "{good}", "{text}/e", "--format", "brat"]),
-    ("split", ["split", "{good}", "{text}/s", "--method", "random"]),
+    ("convert", ["convert", "{good}", "-o", "{text}/c.spacy", "--format", "spacy"]),
+    ("export", ["export", "{good}", "-o", "{text}/e", "--format", "brat"]),
+    ("split", ["split", "{good}", "-o", "{text}/s", "--method", "random"]),
     ("evaluate", ["evaluate", "{pipeline}", "{good}", "-o", "{text}/ev", "--threshold-policy", "fixed"]),
     ("annotate", ["annotate", "{pipeline}", "{text}", "-o", "{text}/a.jsonl"]),
-    ("package", ["package", "{pipeline}", "{text}/pk", "--encoder", "cnn", "--corpus", "x"]),
-    ("annotate-silver", ["annotate-silver", str(LOCAL_LLM), "{text}", "{text}/silver.spacy", *NO_SERVER]),
+    ("package", ["package", "{pipeline}", "-o", "{text}/pk", "--encoder", "cnn", "--train-corpus", "x"]),
+    ("annotate-silver", ["annotate-silver", str(LOCAL_LLM), "{text}", "-o", "{text}/silver.spacy", *NO_SERVER]),
     ("llm-baseline", ["llm-baseline", str(LOCAL_LLM), "{good}", "-o", "{text}/llm", *NO_SERVER]),
 ]
 CASES += [(f"{command}-output-under-a-file", args, "text") for command, args in OUTPUT_UNDER_A_FILE]

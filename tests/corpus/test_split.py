@@ -16,10 +16,10 @@ from spacy_clinical_pt.split import (
     label_matrix,
     label_proportion_deviation,
     random_split,
-    split_command,
     split_corpus,
     write_split,
 )
+from spacy_clinical_pt.cli.split import split_command
 from spacy_clinical_pt.stats import read_docs
 
 RATIOS = (0.6, 0.2, 0.2)
@@ -184,23 +184,25 @@ def test_split_command_is_reproducible_and_reports_errors(docs, tmp_path):
     runner = CliRunner()
     outputs = []
     for out in ("a", "b"):
-        result = runner.invoke(app, [str(corpus), str(tmp_path / out), "--ratios", "0.6 0.2 0.2", "--seed", "11"])
+        args = [str(corpus), "-o", str(tmp_path / out), "--ratios", "0.6", "0.2", "0.2", "--seed", "11"]
+        result = runner.invoke(app, args)
         assert result.exit_code == 0, result.output
         assert "label distribution LD" in result.output and "Problema" in result.output
         outputs.append(json.loads((tmp_path / out / "split.json").read_text(encoding="utf8")))
     assert outputs[0]["doc_ids"] == outputs[1]["doc_ids"]
     assert outputs[0]["method"] == "iterative"
-    bad = runner.invoke(app, [str(corpus), str(tmp_path / "c"), "--ratios", "0.5,0.2,0.2"])
+    bad = runner.invoke(app, [str(corpus), "-o", str(tmp_path / "c"), "--ratios", "0.5", "0.2", "0.2"])
     assert bad.exit_code == 1 and "sum to 1" in bad.output
 
 
 # --- bad input: `error: <file>: ...`, exit 1, never a traceback ---------------------------------------------
 
 
-def run_split(*args):
+def run_split(corpus, output, *args):
+    """`spacy-clinical-pt split CORPUS -o OUTPUT ARGS...`"""
     from spacy_clinical_pt.cli import app
 
-    return CliRunner().invoke(app, ["split", *map(str, args)], catch_exceptions=False)
+    return CliRunner().invoke(app, ["split", str(corpus), "-o", str(output), *map(str, args)], catch_exceptions=False)
 
 
 @pytest.fixture
@@ -254,11 +256,12 @@ def test_an_empty_docbin_or_one_without_spans_is_an_error_naming_the_file(corpus
         assert_clean_error(result, path)
         assert f"{path}: {message}" in result.stderr
         # the same for the fixed test set, named as such
-        result = run_split(corpus_file, tmp_path / "out", "--test", path, "--ratios", "0.8", "0.2")
+        result = run_split(corpus_file, tmp_path / "out", "--test", path, "--ratios", "0.8", "0.2", "0")
         assert_clean_error(result, path)
         assert f"{path} (fixed test set): {message}" in result.stderr
     # (a missing --test file was already a clean error)
-    result = run_split(corpus_file, tmp_path / "out", "--test", tmp_path / "absent.spacy", "--ratios", "0.8", "0.2")
+    absent = tmp_path / "absent.spacy"
+    result = run_split(corpus_file, tmp_path / "out", "--test", absent, "--ratios", "0.8", "0.2", "0")
     assert_clean_error(result, tmp_path / "absent.spacy")
     assert not (tmp_path / "out").exists()
 
@@ -275,3 +278,46 @@ def test_options_without_meaning_are_refused_before_anything_is_written(corpus_f
     result = run_split(corpus_file, tmp_path / "out", *option)
     assert result.exit_code == 1 and f"error: {message}" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_with_a_fixed_test_set_the_ratios_give_a_test_share_of_zero(docs, corpus_file, tmp_path):
+    """`--ratios` takes three numbers (typer's own tuple option, no extra-argument hack); with `--test`, CORPUS
+    gives no test documents, so the test share is 0 and any other share is refused before anything is written."""
+    from spacy.tokens import DocBin
+
+    test_file = tmp_path / "official-test.spacy"
+    test_docs = make_docs(presence_matrix(10, seed=9), prefix="official-test")
+    DocBin(store_user_data=True, docs=test_docs).to_disk(test_file)
+    result = run_split(corpus_file, tmp_path / "out", "--test", test_file, "--ratios", "0.8", "0.2", "0", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    assert "ratios 0.8/0.2 (train/dev of the rest; fixed test set)" in result.stdout
+    manifest = json.loads((tmp_path / "out" / "split.json").read_text(encoding="utf8"))
+    assert manifest["ratios"] == [0.8, 0.2] and manifest["fixed_test"] is True
+    assert manifest["doc_ids"]["test"] == [f"official-test-{i}" for i in range(10)]
+    assert manifest["sizes"]["train"] + manifest["sizes"]["dev"] == len(docs)
+
+    refused = run_split(corpus_file, tmp_path / "refused", "--test", test_file, "--ratios", "0.6", "0.2", "0.2")
+    assert refused.exit_code == 1
+    assert refused.stderr == (
+        "error: with --test, CORPUS gives no test documents: the test share must be 0 (e.g. --ratios 0.6 0.2 0), "
+        "got [0.6, 0.2, 0.2]\n"
+    )
+    assert not (tmp_path / "refused").exists()
+    two = run_split(corpus_file, tmp_path / "two", "--ratios", "0.8", "0.2")
+    assert two.exit_code == 2 and "--ratios" in two.stderr  # typer's usage error: three numbers
+
+
+def test_the_progress_of_writing_is_shown_per_file_by_the_caller(docs, tmp_path):
+    """`write_split` shows no progress bar itself (the command passes one): it calls `progress` once per file."""
+    result = split_corpus(docs, method="random", seed=4)
+    calls = []
+
+    def progress(items, description, total):
+        calls.append((description, total))
+        return items
+
+    write_split(result, tmp_path, progress)
+    assert calls == [(f"writing {name}.spacy", len(result.docs[name])) for name in ("train", "dev", "test")]
+    assert [len(read_docs(tmp_path / f"{name}.spacy")) for name in ("train", "dev", "test")] == [
+        len(result.docs[name]) for name in ("train", "dev", "test")
+    ]

@@ -10,7 +10,8 @@ from spacy.tokens import DocBin
 from typer.testing import CliRunner
 
 from spacy_clinical_pt.corpus import ConversionReport, Entity, Record, build_docs
-from spacy_clinical_pt.stats import corpus_stats, doc_entities, format_stats, read_docs, stats_command
+from spacy_clinical_pt.cli.stats import stats_command
+from spacy_clinical_pt.stats import corpus_stats, doc_entities, format_stats, read_docs
 
 # Tokens: Dor(0) no(1) braço(2) esquerdo(3) e(4) febre(5) alta(6) .(7) Edema(8) em(9) MMII(10) e(11) abdome(12) .(13)
 TEXT = "Dor no braço esquerdo e febre alta. Edema em MMII e abdome."

@@ -5,17 +5,12 @@ import json
 
 import numpy
 import pytest
-import typer
 from scipy import stats
-from helpers import assert_clean_error
-from typer.testing import CliRunner
+from helpers import assert_clean_error, invoke
 
 from spacy_clinical_pt.compare import (
-    aggregate_command,
     aggregate_runs,
-    compare_command,
-    friedman_wilcoxon,
-    holm,
+    combined_pr,
     label_blocks,
     load_run,
     mean_sd,
@@ -23,6 +18,7 @@ from spacy_clinical_pt.compare import (
     render_table5,
     table5,
 )
+from spacy_clinical_pt.significance import friedman_wilcoxon, holm
 
 LABELS = ["Anatomia", "Problema", "Teste", "Tratamento"]
 
@@ -145,26 +141,19 @@ def test_aggregate_groups_by_model_corpus_scheme_and_policy(tmp_path):
     assert rows[0]["seeds"] == "0 1 2" and rows[1]["token_macro_f1_sd"] is None
 
 
-def app():
-    cli = typer.Typer()
-    cli.command("aggregate")(aggregate_command)
-    cli.command("compare")(compare_command)
-    return cli
-
-
 def test_aggregate_command_writes_table6(tmp_path):
     runs = [
         write_run(tmp_path / "runs" / f"s{s}", "mmbert", s, dict.fromkeys(LABELS, 0.7 + 0.01 * s)) for s in range(3)
     ]
     out = tmp_path / "agg"
-    result = CliRunner().invoke(app(), ["aggregate", *map(str, runs), "--output", str(out)])
+    result = invoke(*["aggregate", *map(str, runs), "--output", str(out)])
     assert result.exit_code == 0, result.output
     table = (out / "aggregate.md").read_text()
     assert "Macro F1-score (± std)" in table and "0.7100 (± 0.0100)" in table and "0.7600 (± 0.0100)" in table
     rows = list(csv.DictReader(open(out / "aggregate.csv")))
     assert len(rows) == 1 and float(rows[0]["token_macro_f1_mean"]) == pytest.approx(0.71)
     assert json.loads((out / "aggregate.json").read_text())[0]["runs"] == 3
-    missing = CliRunner().invoke(app(), ["aggregate", str(tmp_path / "nowhere"), "--output", str(out)])
+    missing = invoke(*["aggregate", str(tmp_path / "nowhere"), "--output", str(out)])
     assert missing.exit_code == 1 and "no metrics.json" in missing.output
 
 
@@ -190,10 +179,58 @@ def test_label_blocks_keep_only_blocks_every_model_has(benchmark):
     assert scores["mmbert"][0] == pytest.approx(truth[("mmbert", "IO", 1)][keys[0][2]])
 
 
+def test_label_blocks_pair_replicates_by_seed_within_each_pipeline(tmp_path):
+    """Replicate k of a model meets replicate k of the others: runs numbered by seed (not by the order given nor by
+    folder name), within one (model, corpus, scheme). Catches the mutations that pair runs in another order or
+    number the IO and BIO runs of a model together (its IO runs would then be replicates 1 and 2)."""
+    low = {"a": {"X": 0.50, "Y": 0.60}, "b": {"X": 0.60, "Y": 0.70}, "c": {"X": 0.70, "Y": 0.80}}
+    high = {"a": {"X": 0.80, "Y": 0.85}, "b": {"X": 0.82, "Y": 0.87}, "c": {"X": 0.84, "Y": 0.89}}
+    # Folder names sort seed 2 first; model a's runs are given seed 2 first.
+    given = [("a", 2), ("a", 1), ("b", 1), ("b", 2), ("c", 2), ("c", 1)]
+    runs = [write_run(tmp_path / f"{model}-{'b' if seed == 1 else 'a'}", model, seed, (low if seed == 1 else high)[model])
+            for model, seed in given]
+    runs.insert(1, write_run(tmp_path / "a-bio", "a", 1, {"X": 0.1, "Y": 0.1}, scheme="BIO"))
+    scores, keys = label_blocks([load_run(r) for r in runs])
+    assert keys == [("nestedclinbr", "IO", "X", 0), ("nestedclinbr", "IO", "X", 1),
+                    ("nestedclinbr", "IO", "Y", 0), ("nestedclinbr", "IO", "Y", 1)]
+    assert scores == {
+        "a": [0.50, 0.80, 0.60, 0.85], "b": [0.60, 0.82, 0.70, 0.87], "c": [0.70, 0.84, 0.80, 0.89]
+    }
+    # Every block ranks a < b < c: chi2 = n (k - 1) = 4 x 2.
+    assert friedman_wilcoxon(scores)["friedman"]["statistic"] == pytest.approx(8.0)
+
+
+def write_curve(run, points):
+    """Replace a run's pr_curves.csv by `points`: (series, threshold, precision, recall, tp, fp, fn) rows."""
+    with open(run / "pr_curves.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["series", "threshold", "precision", "recall", "f1", "tp", "fp", "fn"])
+        for series, t, p, r, tp, fp, fn in points:
+            writer.writerow([series, t, p, r, 2 * p * r / (p + r), tp, fp, fn])
+
+
+def test_combined_pr_averages_the_runs_curves_at_each_shared_threshold(tmp_path):
+    """The curve of a model is the mean over its runs of precision and recall at each threshold every run has.
+    Catches the mutations that take the first run only or pool the runs' counts (here 79 / 118 = 0.669 precision
+    at 0.25 where the mean is 0.6)."""
+    one = write_run(tmp_path / "m1", "m", 1, dict.fromkeys(LABELS, 0.7), curve=False)
+    two = write_run(tmp_path / "m2", "m", 2, dict.fromkeys(LABELS, 0.7), curve=False)
+    write_curve(one, [("micro", 0.25, 0.5, 0.9, 9, 9, 1), ("micro", 0.5, 0.75, 0.6, 6, 2, 4),
+                      ("Problema", 0.25, 0.1, 0.1, 1, 9, 9)])
+    write_curve(two, [("micro", 0.25, 0.7, 0.7, 70, 30, 30), ("micro", 0.5, 0.9, 0.5, 45, 5, 45),
+                      ("micro", 0.75, 1.0, 0.1, 10, 0, 90)])
+    no_curve = write_run(tmp_path / "llm", "gpt", None, dict.fromkeys(LABELS, 0.6), policy="output", curve=False)
+    curves, rows = combined_pr([load_run(r) for r in (one, two, no_curve)])
+    assert list(curves) == ["m (IO, nestedclinbr)"]
+    recall, precision = curves["m (IO, nestedclinbr)"]
+    assert recall == pytest.approx([0.8, 0.55]) and precision == pytest.approx([0.6, 0.825])
+    assert [(r["runs"], r["threshold"]) for r in rows] == [(2, 0.25), (2, 0.5)]
+
+
 def test_compare_command_writes_table5_stats_and_figure(benchmark, tmp_path):
     root, runs, truth = benchmark
     out = tmp_path / "cmp"
-    result = CliRunner().invoke(app(), ["compare", *map(str, runs), "--output", str(out)])
+    result = invoke(*["compare", *map(str, runs), "--output", str(out)])
     assert result.exit_code == 0, result.output
     rows = {r["model"]: r for r in csv.DictReader(open(out / "table5.csv"))}
     assert list(rows) == ["mmbert", "biobertpt", "bertimbau"]
@@ -222,10 +259,10 @@ def test_compare_command_writes_table5_stats_and_figure(benchmark, tmp_path):
 def test_compare_refuses_two_models_and_mixed_policies(benchmark, tmp_path):
     root, runs, _ = benchmark
     two = [r for r in runs if "bertimbau" not in r.name]
-    result = CliRunner().invoke(app(), ["compare", *map(str, two), "--output", str(tmp_path / "x")])
+    result = invoke(*["compare", *map(str, two), "--output", str(tmp_path / "x")])
     assert result.exit_code == 1 and "at least 3 models" in result.output
     oracle = write_run(root / "oracle-run", "mmbert", 3, dict.fromkeys(LABELS, 0.8), policy="oracle")
-    result = CliRunner().invoke(app(), ["compare", *map(str, runs + [oracle]), "--output", str(tmp_path / "y")])
+    result = invoke(*["compare", *map(str, runs + [oracle]), "--output", str(tmp_path / "y")])
     assert result.exit_code == 1 and "mix threshold policies" in result.output
 
 
@@ -236,7 +273,7 @@ def test_compare_explains_runs_that_share_no_block(tmp_path):
         write_run(tmp_path / "tagger-er", "other", 1, dict.fromkeys(LABELS, 0.7), corpus="er_ner"),
         write_run(tmp_path / "llm", "gpt", None, dict.fromkeys(LABELS, 0.6), policy="output"),
     ]
-    result = CliRunner().invoke(app(), ["compare", *map(str, runs), "--output", str(tmp_path / "out")])
+    result = invoke(*["compare", *map(str, runs), "--output", str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "share no (corpus, scheme, label) block" in result.output
     assert "tagger (nestedclinbr, BIO)" in result.output and "other (er_ner, IO)" in result.output
@@ -293,7 +330,7 @@ def test_a_bad_metrics_json_is_a_clear_error(command, case, benchmark, tmp_path)
     folder = tmp_path / case
     folder.mkdir()
     (folder / "metrics.json").write_bytes(BAD_METRICS[case])
-    result = CliRunner().invoke(app(), [command, *map(str, runs), str(folder), "--output", str(tmp_path / "out")])
+    result = invoke(*[command, *map(str, runs), str(folder), "--output", str(tmp_path / "out")])
     assert_clean_error(result, str(folder / "metrics.json"))
 
 
@@ -302,12 +339,12 @@ def test_an_output_that_cannot_be_written_is_a_clear_error(command, benchmark, t
     _, runs, _ = benchmark
     blocker = tmp_path / "a_file"
     blocker.write_text("")
-    result = CliRunner().invoke(app(), [command, *map(str, runs), "--output", str(blocker / "out")])
+    result = invoke(*[command, *map(str, runs), "--output", str(blocker / "out")])
     assert_clean_error(result, str(blocker / "out"))
 
 
 def test_compare_names_a_corrupt_pr_curves_file(benchmark, tmp_path):
     _, runs, _ = benchmark
     (runs[0] / "pr_curves.csv").write_text("series,threshold\nmicro,high\n")
-    result = CliRunner().invoke(app(), ["compare", *map(str, runs), "--output", str(tmp_path / "out")])
+    result = invoke(*["compare", *map(str, runs), "--output", str(tmp_path / "out")])
     assert_clean_error(result, str(runs[0] / "pr_curves.csv"))

@@ -18,9 +18,11 @@ from typer.testing import CliRunner
 from helpers.clinical_notes import SMALL_TAGGER_MODEL
 from helpers import assert_clean_error
 from spacy_clinical_pt.compare import aggregate_runs, load_run, render_aggregate, table5
-from spacy_clinical_pt.evaluate import ORACLE_NOTE, evaluate_command, evaluate_pipeline, write_outputs
+from spacy_clinical_pt.cli.evaluate import evaluate_command
+from spacy_clinical_pt.evaluate import ORACLE_NOTE, evaluate_pipeline, write_outputs
 from spacy_clinical_pt.results import sha256_of
 from spacy_clinical_pt.schemes import encode
+from spacy_clinical_pt.thresholds import Thresholds
 
 LABELS = ["Anatomia", "Problema"]
 CLINICAL_TOKENIZER = {"nlp": {"tokenizer": {"@tokenizers": "spacy_clinical_pt.ClinicalTokenizer.v1"}}}
@@ -99,6 +101,8 @@ def test_oracle_picks_the_test_optimum(designed):
     # Re-decoded at 0.20: "Edema no pé esquerdo ." becomes one Problema (0, 5): strict misses it, partial does not.
     assert (m["entity"]["strict"]["tp"], m["entity"]["strict"]["fp"], m["entity"]["strict"]["fn"]) == (4, 1, 1)
     assert m["entity"]["partial"]["tp"] == 5 and m["entity"]["partial"]["fp"] == 0
+    # The chosen threshold is returned; the pipeline keeps its own.
+    assert result.thresholds == Thresholds(0.20) and nlp.get_pipe("clinical_tagger").threshold == 0.5
 
 
 def test_dev_policy_chooses_on_dev_and_reports_the_oracle_for_comparison(designed):
@@ -116,7 +120,7 @@ def test_dev_policy_chooses_on_dev_and_reports_the_oracle_for_comparison(designe
     assert strict["per_label"]["Anatomia"]["f1"] == pytest.approx(1.0)
     assert strict["per_label"]["Problema"]["recall"] == pytest.approx(2 / 3)
     assert m["threshold"]["test_micro_f1_by_threshold"]["0.50"] == pytest.approx(20 / 21, abs=1e-6)
-    assert nlp.get_pipe("clinical_tagger").threshold == pytest.approx(0.50)
+    assert result.thresholds == Thresholds(m["threshold"]["value"])
 
 
 def test_per_label_and_fixed_thresholds(designed):
@@ -204,7 +208,10 @@ def test_start_and_continuation_thresholds_are_tuned_together():
     assert 0.6 < section["value"] <= 0.9 and section["continue_threshold"]["value"] <= 0.45
     assert section["f1_where_chosen"] == pytest.approx(1.0)
     assert pair.metrics["entity"]["strict"]["micro"]["f1"] == pytest.approx(1.0)
-    assert tagger.continue_threshold == section["continue_threshold"]["value"]  # the pipeline decodes as evaluated
+    assert pair.thresholds == Thresholds(section["value"], section["continue_threshold"]["value"])
+    assert tagger.continue_threshold is None  # evaluating leaves the pipeline alone ...
+    assert pair.thresholds.apply_to(nlp) == "clinical_tagger"  # ... applying the result makes it decode as evaluated
+    assert tagger.continue_threshold == section["continue_threshold"]["value"]
     doc = nlp("Edema no pé esquerdo .")
     assert [(s.start, s.end) for s in doc.spans["sc"] if s.label_ == "Problema"] == [(0, 4)]
     with pytest.raises(ValueError, match="continuation"):
@@ -248,13 +255,12 @@ def two_stage_pipeline():
     nlp = spacy.blank("pt", config=CLINICAL_TOKENIZER)
     nlp.add_pipe(
         "clinical_tagger",
-        config={"scheme": "BIOE", "model": SMALL_TAGGER_MODEL, "candidates_key": "sc_candidates",
-                "candidate_threshold": 0.5},
+        config={"scheme": "BIOE", "model": SMALL_TAGGER_MODEL, "store_spans": False},
     )
     spancat = nlp.add_pipe(
         "spancat",
-        config={"max_positive": None, "suggester": {"@misc": "spacy.preset_spans_suggester.v1",
-                                                     "spans_key": "sc_candidates"}},
+        config={"max_positive": None, "suggester": {"@misc": "spacy_clinical_pt.tagger_suggester.v1",
+                                                     "threshold": 0.5}},
     )
     examples = [Example(nlp.make_doc(d.text), d) for d in make_docs(nlp, TRAIN)]
     nlp.initialize(lambda: examples)
@@ -301,7 +307,7 @@ def test_span_classifier_threshold_is_chosen_on_dev_over_its_span_scores(tmp_pat
     assert (strict["tp"], strict["fp"], strict["fn"]) == (3, 0, 2)  # febre (0.3) and the unproposed peito missed
     assert m["candidates"]["gold_spans"] == 5 and m["candidates"]["gold_spans_proposed"] == 4
     assert m["candidates"]["recall"] == pytest.approx(0.8)
-    assert spancat.cfg["threshold"] == pytest.approx(0.55)  # the pipeline now predicts as evaluated
+    assert spancat.cfg["threshold"] == 0.5 and result.thresholds == Thresholds(0.55)  # returned, not set
     assert m["token"]["IO"]["per_label"]["Problema"]["fn"] == 1  # febre
     micro = [row for row in result.pr_rows if row["series"] == "micro"]
     assert len(micro) == 99 and micro[0]["threshold"] == pytest.approx(0.01)
@@ -392,6 +398,40 @@ def test_gold_from_another_tokenizer_is_aligned():
     assert m["token"]["IO"]["per_label"]["Anatomia"]["fn"] == 1
 
 
+def test_gold_spans_that_cannot_be_aligned_are_counted_as_lost():
+    """Mutation caught: the count of gold spans lost in alignment (e.g. not counted, or counted per document)."""
+    nlp = spacy.blank("pt", config=CLINICAL_TOKENIZER)
+    nlp.add_pipe("test_evaluate_fixed_spans")
+    # Gold tokenized elsewhere: "pe" + "ito" and "feb" + "re" split words the pipeline keeps whole.
+    gold = Doc(nlp.vocab, words=["Dor", "no", "pe", "ito", "."], spaces=[True, True, False, True, False])
+    gold.spans["sc"] = [Span(gold, 0, 1, label="Problema"), Span(gold, 2, 3, label="Anatomia"),
+                        Span(gold, 3, 4, label="Anatomia")]
+    second = Doc(nlp.vocab, words=["Nega", "feb", "re"], spaces=[True, False, False])
+    second.spans["sc"] = [Span(second, 1, 2, label="Problema")]
+    m = evaluate_pipeline(nlp, [gold, second]).metrics
+    # "pe" and "ito" are halves of the pipeline's "peito", "feb" of "febre": three spans lost, "Dor" kept.
+    assert m["counts"]["gold_spans_lost_in_alignment"] == 3
+    assert m["counts"]["gold_spans"] == 1
+
+
+def test_span_classifier_threshold_is_restored_after_evaluating_and_when_it_raises():
+    """Mutation caught: not restoring the span classifier's threshold (lowered to the grid's bottom while the
+    pipeline runs)."""
+    nlp = two_stage_pipeline()
+    spancat = nlp.get_pipe("spancat")
+    spancat.cfg["threshold"] = 0.42
+    evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle")
+    assert spancat.cfg["threshold"] == 0.42
+
+    def failing(docs):
+        raise RuntimeError("the model failed")
+
+    spancat.predict = failing
+    with pytest.raises(RuntimeError, match="the model failed"):
+        evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle")
+    assert spancat.cfg["threshold"] == 0.42
+
+
 @pytest.fixture(scope="module")
 def saved_run(tmp_path_factory):
     """A tiny trained tagger on disk, and gold test/dev DocBins."""
@@ -421,7 +461,7 @@ def cli():
 def test_evaluate_command_writes_every_output(saved_run):
     out = saved_run / "oracle"
     args = ["evaluate", str(saved_run / "model"), str(saved_run / "corpus" / "test.spacy"), "--threshold-policy",
-            "oracle", "--output", str(out), "--seed", "7", "--label", "tiny"]
+            "oracle", "--output", str(out), "--seed", "7", "--name", "tiny"]
     result = CliRunner().invoke(cli(), args)
     assert result.exit_code == 0, result.output
     assert "oracle" in result.output
@@ -453,7 +493,12 @@ def test_evaluate_command_dev_policy(saved_run):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["threshold"]["chosen_on"] == "dev" and "dev" in metrics["provenance"]["data"]
     assert ORACLE_NOTE not in metrics["threshold"]["description"]
-    assert 0.0 <= metrics["token"]["IO"]["micro"]["f1"] <= 1.0
+    # The figures on test at the threshold chosen on dev, as evaluate_pipeline gives them for the same pipeline.
+    nlp = spacy.load(saved_run / "model")
+    expected = evaluate_pipeline(nlp, make_docs(nlp, TEST), make_docs(nlp, DEV), policy="dev").metrics
+    assert metrics["threshold"]["value"] == pytest.approx(expected["threshold"]["value"])
+    assert metrics["token"]["IO"]["micro"] == pytest.approx(expected["token"]["IO"]["micro"])
+    assert metrics["entity"]["strict"]["micro"] == pytest.approx(expected["entity"]["strict"]["micro"])
 
 
 def _bad_evaluate_args(case, saved_run, tmp_path):

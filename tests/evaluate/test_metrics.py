@@ -27,10 +27,10 @@ from spacy_clinical_pt.metrics import (
     roc_curves,
     select_threshold,
     span_iou,
-    threshold_array,
     token_label_matrix,
     token_metrics,
 )
+from spacy_clinical_pt.thresholds import Thresholds
 
 
 def test_grid_is_0_01_to_0_99():
@@ -226,7 +226,7 @@ def test_select_per_label_thresholds_on_a_constructed_case():
     assert choice.f1 == pytest.approx({"A": 6 / 7, "B": 1.0})
     # The shared threshold maximises the pooled micro F1 instead: at 0.36..0.40 A keeps 0.4 (fp) and B's 0.7 (tp).
     shared = select_threshold(gold, score, ["A", "B"])
-    pred = apply_thresholds(score, threshold_array(shared.value, ["A", "B"]))
+    pred = apply_thresholds(score, Thresholds(shared.value).vectors(["A", "B"])[0])
     assert shared.f1 == pytest.approx(f1_score(gold, pred, average="micro"))
     best = max(f1_score(gold, score >= t, average="micro") for t in THRESHOLD_GRID)
     assert shared.f1 == pytest.approx(best)
@@ -241,10 +241,22 @@ def test_bio_columns_share_their_label_threshold():
     assert choice.f1["A"] == pytest.approx(1.0)
 
 
-def test_threshold_array_names_missing_labels():
-    assert threshold_array({"A": 0.3, "B": 0.6}, ["A", "A", "B"]).tolist() == pytest.approx([0.3, 0.3, 0.6])
-    with pytest.raises(ValueError, match="B"):
-        threshold_array({"A": 0.3}, ["A", "B"])
+def test_per_column_thresholds_follow_their_label():
+    start, _ = Thresholds({"A": 0.3, "B": 0.6}).vectors(["A", "A", "B"])
+    assert start.tolist() == pytest.approx([0.3, 0.3, 0.6])
+    with pytest.raises(ValueError, match="'C'"):
+        Thresholds({"A": 0.3, "C": 0.6}).vectors(["A", "B"])
+
+
+def test_entity_macro_is_the_mean_over_every_label_one_without_gold_counting_0():
+    """Mutations caught: macro over the labels present in gold only (0.5 + 1.0) / 2, or micro instead of macro."""
+    gold = [[(0, 2, "A"), (3, 4, "A"), (5, 6, "B")]]
+    pred = [[(0, 2, "A"), (5, 6, "B"), (7, 8, "C")]]  # A: P 1, R 1/2, F1 2/3; B: exact; C: no gold, one FP
+    strict = entity_metrics(gold, pred, ["A", "B", "C"])["strict"]
+    assert strict["macro"]["f1"] == pytest.approx((2 / 3 + 1.0 + 0.0) / 3)
+    assert strict["macro"]["precision"] == pytest.approx((1.0 + 1.0 + 0.0) / 3)
+    assert strict["macro"]["recall"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    assert strict["micro"]["f1"] == pytest.approx(2 * 2 / (2 * 2 + 1 + 1))
 
 
 def test_pr_curves_at_grid_points():

@@ -1,5 +1,6 @@
 """LLM baselines end to end against the fake OpenAI-compatible server: scores, Table 4, cache, compare, silver data,
-and the ready configs of `configs/llm/` (no drift from `presets.py`; remote ones refuse without opt-in)."""
+and the preset configs (`llm-presets` writes them; `configs/llm/local.cfg` does not drift from `presets.py`; remote
+ones refuse without opt-in)."""
 
 from __future__ import annotations
 
@@ -12,26 +13,19 @@ from pathlib import Path
 
 import pytest
 import spacy
-import typer
+from helpers import invoke
 from helpers.llm_server import FakeLLMServer, Reply, usage, user_message
 from spacy.tokens import DocBin
 from spacy.training import Example
-from typer.testing import CliRunner
 
 from helpers.clinical_notes import SMALL_TAGGER_MODEL
-from spacy_clinical_pt.compare import compare_command, load_run
+from spacy_clinical_pt.compare import load_run
 from spacy_clinical_pt.convert import load_docs
 from spacy_clinical_pt.corpus import ConversionReport, Entity, Record, build_docs, doc_id
-from spacy_clinical_pt.evaluate import evaluate_command
-from spacy_clinical_pt.llm.baseline import (
-    annotate_silver_command,
-    llm_baseline_command,
-    load_llm_pipeline,
-    table4,
-    table4_rows,
-    usage_summary,
-)
-from spacy_clinical_pt.llm.presets import PRESETS, config_files
+from spacy_clinical_pt.llm.baseline import load_llm_pipeline
+from spacy_clinical_pt.llm.presets import PRESETS, config_files, render_config
+from spacy_clinical_pt.llm.table4 import table4, table4_rows
+from spacy_clinical_pt.llm.usage import usage_summary
 from spacy_clinical_pt.tokenizer import clinical_nlp
 
 REPO = Path(__file__).resolve().parents[2]
@@ -97,28 +91,30 @@ class CannedLLM:
         return Reply(content=content, usage=usage(prompt, completion, reasoning))
 
 
-def cli(*commands) -> typer.Typer:
-    app = typer.Typer()
-    for name, command in commands:
-        app.command(name)(command)
-    app.command("noop")(lambda: None)  # two commands, so each is a subcommand as in the real CLI
-    return app
+@pytest.fixture(scope="module")
+def presets(tmp_path_factory) -> Path:
+    """The preset configs, written by `spacy-clinical-pt llm-presets -o DIR` (configs/llm holds only local.cfg)."""
+    folder = tmp_path_factory.mktemp("presets")
+    result = invoke("llm-presets", "-o", folder)
+    assert result.exit_code == 0, result.output
+    return folder
 
 
 @pytest.fixture
-def corpus(tmp_path):
-    return {"train": docbin(tmp_path / "train.spacy", TRAIN), "test": docbin(tmp_path / "test.spacy", TEST)}
+def corpus(tmp_path, presets):
+    return {"train": docbin(tmp_path / "train.spacy", TRAIN), "test": docbin(tmp_path / "test.spacy", TEST),
+            "config": presets / "gpt-5-minimal.cfg"}
 
 
 def run_baseline(server, corpus, output, *extra):
     args = [
-        "llm-baseline", str(CONFIGS / "gpt-5-minimal.cfg"), str(corpus["test"]), "--output", str(output),
+        "llm-baseline", str(corpus["config"]), str(corpus["test"]), "--output", str(output),
         "--examples", str(corpus["train"]), "--corpus", "toy",
         "--set", f"components.llm.model.base_url={server.base_url}",
         "--set", f"components.llm.model.cache_dir={output.parent / 'cache'}",
         "--set", "components.llm.model.backoff=0", *extra,
     ]
-    return CliRunner().invoke(cli(("llm-baseline", llm_baseline_command)), args)
+    return invoke(*args)
 
 
 def test_llm_baseline_scores_counts_costs_and_table4(tmp_path, corpus, monkeypatch):
@@ -254,6 +250,29 @@ def test_usage_with_unknown_token_figures_is_averaged_over_the_known_ones():
     assert summary["cost_usd"] == pytest.approx(0.002) and summary["cost_per_1000_responses_usd"] == pytest.approx(2)
 
 
+def test_usage_means_are_over_the_successful_replies_only():
+    """A failed request (its tokens and time included) and a doc never sent count in `requests` but not in any mean.
+    Catches the mutation that averages time, tokens or cost over every attempt (1.5 s would be 5 s, 200 prompt
+    tokens 266.7, US$2 per 1,000 replies 1.5)."""
+    rows = [
+        {"latency_s": 1.0, "prompt_tokens": 100, "completion_tokens": 10, "reasoning_tokens": 0, "total_tokens": 110,
+         "cost_usd": 0.001, "attempts": 1},
+        {"latency_s": 12.0, "error": "HTTP 500", "request_error": "HTTP 500", "prompt_tokens": 400,
+         "completion_tokens": 0, "reasoning_tokens": 0, "total_tokens": 400, "cost_usd": 0.0005, "attempts": 3},
+        {},
+        {"latency_s": 2.0, "prompt_tokens": 300, "completion_tokens": 30, "reasoning_tokens": 6, "total_tokens": 330,
+         "cost_usd": 0.003, "attempts": 1, "cached": True},
+    ]
+    summary = usage_summary(rows)
+    assert (summary["requests"], summary["responses"], summary["request_errors"], summary["attempts"]) == (3, 2, 1, 5)
+    assert (summary["mean_time_s"], summary["total_time_s"]) == (1.5, 3.0)
+    assert (summary["mean_prompt_tokens"], summary["mean_completion_tokens"], summary["mean_reasoning_tokens"],
+            summary["mean_total_tokens"]) == (200, 20, 3, 220)
+    assert (summary["total_prompt_tokens"], summary["total_tokens"]) == (400, 440)
+    assert summary["cost_usd"] == pytest.approx(0.004) and summary["cost_per_1000_responses_usd"] == pytest.approx(2.0)
+    assert summary["cost_usd_paid"] == pytest.approx(0.001) and summary["cached_responses"] == 1
+
+
 @pytest.mark.parametrize("setting", ["cache_dir", "output"])
 def test_an_unusable_cache_or_output_folder_stops_before_any_request(tmp_path, corpus, monkeypatch, setting):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
@@ -275,27 +294,27 @@ def test_llm_run_sits_beside_a_trained_pipeline_in_compare(tmp_path, corpus, mon
     runs = tmp_path / "runs"
     with FakeLLMServer(CannedLLM(REPLIES, TEST)) as server:
         assert run_baseline(server, corpus, runs / "gpt5").exit_code == 0
-        assert run_baseline(server, corpus, runs / "gpt5-again", "--label", "gpt-5-rerun").exit_code == 0
+        assert run_baseline(server, corpus, runs / "gpt5-again", "--name", "gpt-5-rerun").exit_code == 0
     # A trained pipeline's run: a small clinical_tagger initialised on the training note, fixed threshold.
     nlp = spacy.blank("pt", config={"nlp": {"tokenizer": {"@tokenizers": "spacy_clinical_pt.ClinicalTokenizer.v1"}}})
     nlp.add_pipe("clinical_tagger", config={"model": SMALL_TAGGER_MODEL})
     train = load_docs(corpus["train"], nlp) + load_docs(corpus["test"], nlp)
     nlp.initialize(lambda: [Example(nlp.make_doc(doc.text), doc) for doc in train])
     nlp.to_disk(tmp_path / "tagger")
-    evaluated = CliRunner().invoke(cli(("evaluate", evaluate_command)), [
+    evaluated = invoke(*[
         "evaluate", str(tmp_path / "tagger"), str(corpus["test"]), "--threshold-policy", "fixed",
-        "--output", str(runs / "tagger"), "--label", "cnn", "--corpus", "toy"])
+        "--output", str(runs / "tagger"), "--name", "cnn", "--corpus", "toy"])
     assert evaluated.exit_code == 0, evaluated.output
 
     run = load_run(runs / "gpt5")
     assert run.model == "gpt-5-minimal" and run.scheme == "IO" and run.policy == "output"
-    compared = CliRunner().invoke(cli(("compare", compare_command)), [
+    compared = invoke(*[
         "compare", str(runs / "gpt5"), str(runs / "gpt5-again"), str(runs / "tagger"), "--output",
         str(tmp_path / "compare")])
     assert compared.exit_code == 0, compared.output
     table = (tmp_path / "compare" / "table5.md").read_text(encoding="utf8")
     micro = json.loads((runs / "gpt5" / "metrics.json").read_text())["token"]["IO"]["micro"]["f1"]
-    assert f"| gpt-5-minimal | " in table and "| cnn | " in table
+    assert "| gpt-5-minimal | " in table and "| cnn | " in table
     assert f"{micro:.4f}" in table.split("| gpt-5-minimal |")[1].splitlines()[0]
 
 
@@ -346,7 +365,7 @@ def silver_server(more_replies: dict[str, str] | None = None) -> FakeLLMServer:
 
 def annotate_args(server, source, output, *extra):
     return [
-        "annotate-silver", str(CONFIGS / "local.cfg"), str(source), str(output),
+        "annotate-silver", str(CONFIGS / "local.cfg"), str(source), "--output", str(output),
         "--set", f"components.llm.model.base_url={server.base_url}",
         "--set", f"components.llm.model.cache_dir={output.parent / 'cache'}", *extra,
     ]
@@ -357,7 +376,7 @@ def test_annotate_silver_filters_counts_and_writes_a_trainable_docbin(tmp_path, 
     notes.write_text("\n".join(json.dumps({"id": i, "text": t}) for i, t, _ in SILVER_NOTES) + "\n", encoding="utf8")
     output, report = tmp_path / "silver" / "train.spacy", tmp_path / "silver" / "report.json"
     with silver_server() as server:
-        result = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)), annotate_args(
+        result = invoke(*annotate_args(
             server, notes, output, "--unit", "sentence", "--examples", str(corpus["train"]), "--report", str(report)))
     assert result.exit_code == 3, result.output  # c's reply could not be read: a partial success
     assert len(server.requests) == 4  # the short sentence was never sent
@@ -396,7 +415,7 @@ def test_annotate_silver_keeps_empty_units_on_request_and_strips_gold_from_a_doc
     source = docbin(tmp_path / "gold.spacy", [SILVER_NOTES[0], TEST[0]])
     output, report = tmp_path / "silver.spacy", tmp_path / "report.json"
     with silver_server({TEST[0][1]: "[]"}) as server:
-        result = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)), annotate_args(
+        result = invoke(*annotate_args(
             server, source, output, "--keep-empty", "--report", str(report)))
     assert result.exit_code == 0, result.output
     counts = json.loads(report.read_text(encoding="utf8"))
@@ -426,14 +445,12 @@ def test_a_failed_unit_is_not_a_unit_without_entities_and_a_rerun_retries_it(tmp
     output, report = tmp_path / "silver" / "train.spacy", tmp_path / "silver" / "report.json"
     args = ["--keep-empty", "--report", str(report), "--set", "components.llm.model.max_retries=0"]
     with FakeLLMServer(reply) as server:
-        first = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)),
-                                   annotate_args(server, notes, output, *args))
+        first = invoke(*annotate_args(server, notes, output, *args))
         counts = json.loads(report.read_text(encoding="utf8"))
         kept_first = [doc_id(doc) for doc in load_docs(output)]
         requests = len(server.requests)
         first_run.clear()
-        again = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)),
-                                   annotate_args(server, notes, output, *args))
+        again = invoke(*annotate_args(server, notes, output, *args))
     assert first.exit_code == 3, first.output
     assert counts["dropped"] == {"short": 0, "empty": 0, "failed": 2} and kept_first == ["a"]
     assert counts["failed"] == [
@@ -452,8 +469,7 @@ def test_a_unit_over_the_length_limit_is_recorded_and_the_others_are_written(tmp
     (folder / "short.txt").write_text("Paciente refere dor no peito.", encoding="utf8")
     output, report = tmp_path / "silver.spacy", tmp_path / "report.json"
     with silver_server() as server:
-        result = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)),
-                                    annotate_args(server, folder, output, "--report", str(report)))
+        result = invoke(*annotate_args(server, folder, output, "--report", str(report)))
     assert result.exit_code == 3, result.output
     assert len(server.requests) == 1
     counts = json.loads(report.read_text(encoding="utf8"))
@@ -473,11 +489,11 @@ def test_an_output_that_cannot_be_written_stops_before_any_request(tmp_path, whe
         output.write_text("a file", encoding="utf8")
         output = output / "train.spacy"
     with silver_server() as server:
-        result = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)), annotate_args(
+        result = invoke(*annotate_args(
             server, notes, output, "--set", f"components.llm.model.cache_dir={tmp_path / 'cache'}"))
     assert result.exit_code == 1, result.output
     reason = "is a folder, not a file" if where == "a folder" else f"{tmp_path / 'silver.spacy'} is not a folder"
-    assert f"error: output {output}: {reason}" in result.output
+    assert f"error: --output {output}: {reason}" in result.output
     assert server.requests == [] and "Traceback" not in result.output
 
 
@@ -486,8 +502,7 @@ def test_a_jsonl_line_without_text_is_an_error_naming_the_file_and_line(tmp_path
     notes.write_text('{"id": "a", "text": "Paciente refere dor no peito."}\n{"id": "b", "texto": "sem campo"}\n',
                      encoding="utf8")
     with FakeLLMServer(Reply(content="[]")) as server:
-        result = CliRunner().invoke(cli(("annotate-silver", annotate_silver_command)),
-                                    annotate_args(server, notes, tmp_path / "out.spacy"))
+        result = invoke(*annotate_args(server, notes, tmp_path / "out.spacy"))
     assert result.exit_code == 1
     assert f"{notes}:line 2: no 'text' key in this object" in result.output
     assert server.requests == [] and not (tmp_path / "out.spacy").exists()
@@ -496,11 +511,13 @@ def test_a_jsonl_line_without_text_is_an_error_naming_the_file_and_line(tmp_path
 # --- the ready configs ---
 
 
-def test_config_files_on_disk_are_what_the_presets_render():
-    expected = config_files(CONFIGS)
-    assert sorted(CONFIGS.glob("*.cfg")) == sorted(expected), "run: python -m spacy_clinical_pt.llm.presets configs/llm"
+def test_llm_presets_writes_every_preset_and_the_committed_local_config_is_what_it_renders(presets):
+    expected = config_files(presets)
+    assert sorted(presets.glob("*.cfg")) == sorted(expected) and len(expected) == len(PRESETS) == 17
     for path, text in expected.items():
-        assert path.read_text(encoding="utf8") == text, f"{path.name} drifted from presets.py"
+        assert path.read_text(encoding="utf8") == text, path.name
+    committed = (CONFIGS / "local.cfg").read_text(encoding="utf8")
+    assert committed == render_config(PRESETS["local"]), "local.cfg drifted: run spacy-clinical-pt llm-presets -o configs/llm"
     assert {"gpt-4.1", "gpt-5-minimal", "gpt-5-mini-low", "gpt-5-nano-high", "gemini-2.5-pro", "gemini-2.5-flash",
             "gemini-2.5-flash-lite", "local"} <= set(PRESETS)
     assert PRESETS["gpt-5-mini-low"].prices == {"date": "2025-11-14", "source": "https://openai.com/api/pricing/",
@@ -519,12 +536,12 @@ def test_local_config_assembles_against_the_fake_server_and_annotates(tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(name for name, preset in PRESETS.items() if preset.remote))
-def test_remote_configs_refuse_without_opt_in_and_build_with_it(name, monkeypatch):
+def test_remote_configs_refuse_without_opt_in_and_build_with_it(name, monkeypatch, presets):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("GEMINI_API_KEY", SECRET)
     with pytest.raises(ValueError, match="allow_remote"):
-        load_llm_pipeline(CONFIGS / f"{name}.cfg")
-    nlp = load_llm_pipeline(CONFIGS / f"{name}.cfg", allow_remote=True)  # built, never called
+        load_llm_pipeline(presets / f"{name}.cfg")
+    nlp = load_llm_pipeline(presets / f"{name}.cfg", allow_remote=True)  # built, never called
     model = nlp.get_pipe("llm")._model
     assert model.name == PRESETS[name].model and model.base_url == PRESETS[name].base_url
     assert model.requests_made == 0
@@ -545,8 +562,8 @@ def test_a_plain_spacy_llm_assemble_finds_the_task_and_model_by_entry_point(tmp_
 
 def test_llm_baseline_stops_before_any_request_without_opt_in(tmp_path, corpus, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
-    result = CliRunner().invoke(cli(("llm-baseline", llm_baseline_command)), [
-        "llm-baseline", str(CONFIGS / "gpt-5-minimal.cfg"), str(corpus["test"]), "--output", str(tmp_path / "out")])
+    result = invoke(
+        "llm-baseline", str(corpus["config"]), str(corpus["test"]), "--output", str(tmp_path / "out"))
     assert result.exit_code == 1
     assert "notes would be sent to api.openai.com" in result.output and "--allow-remote" in result.output
     assert SECRET not in result.output and not (tmp_path / "out").exists()

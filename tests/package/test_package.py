@@ -21,19 +21,12 @@ from pathlib import Path
 
 import pytest
 import spacy
-import typer
-from typer.testing import CliRunner
 
-from spacy_clinical_pt.evaluate import evaluate_command
-from spacy_clinical_pt.pipes import find_tagger
-from spacy_clinical_pt.package import (
-    CORPORA,
-    evaluation_summary,
-    package_command,
-    package_name_for,
-    package_pipeline,
-)
+from helpers import invoke
 from helpers.pipelines import NESTED_NOTE, overlapping, train_tiny_pipeline
+from spacy_clinical_pt.encoders import pipeline_package_name
+from spacy_clinical_pt.package import CORPORA, evaluation_summary, package_pipeline
+from spacy_clinical_pt.pipes import find_tagger
 
 REPO = Path(__file__).resolve().parents[2]
 WHEEL_NAME = "pt_clinical_testwheel"  # not a name the main job installs, so nothing else can answer for it
@@ -55,13 +48,13 @@ print(json.dumps({
 
 
 def test_package_names_follow_the_encoder():
-    assert package_name_for("cnn") == "pt_clinical_cnn"
-    assert package_name_for("mmbert_base") == "pt_clinical_mmbert"
-    assert package_name_for("mmBERT-small") == "pt_clinical_mmbert_small"
-    assert package_name_for("biobertpt_clin") == "pt_clinical_biobertpt_clin"
-    assert package_name_for("bertimbau_large") == "pt_clinical_bertimbau_large"
+    assert pipeline_package_name("cnn") == "pt_clinical_cnn"
+    assert pipeline_package_name("mmbert_base") == "pt_clinical_mmbert"
+    assert pipeline_package_name("mmBERT-small") == "pt_clinical_mmbert_small"
+    assert pipeline_package_name("biobertpt_clin") == "pt_clinical_biobertpt_clin"
+    assert pipeline_package_name("bertimbau_large") == "pt_clinical_bertimbau_large"
     with pytest.raises(ValueError, match="unknown encoder"):
-        package_name_for("gpt2")
+        pipeline_package_name("gpt2")
 
 
 def test_corpus_licences_are_recorded():
@@ -88,11 +81,8 @@ def test_evaluation_summary_takes_the_run_scheme_and_leaves_out_the_host():
 
 def evaluate_on_dev(model: Path, folder: Path) -> Path:
     """`evaluate` the pipeline on `folder`'s train.spacy, threshold chosen on its dev.spacy; RETURNS metrics.json."""
-    app = typer.Typer()
-    app.command("evaluate")(evaluate_command)
-    app.command("noop")(lambda: None)
-    result = CliRunner().invoke(app, ["evaluate", str(model), str(folder / "train.spacy"), "--dev",
-                                      str(folder / "dev.spacy"), "--output", str(folder / "eval")])
+    result = invoke("evaluate", model, folder / "train.spacy", "--dev", folder / "dev.spacy", "--output",
+                    folder / "eval")
     assert result.exit_code == 0, result.output
     return folder / "eval" / "metrics.json"
 
@@ -111,8 +101,8 @@ def test_package_meta_threshold_and_oracle_guard(trained, tmp_path):
     metrics = json.loads(metrics_path.read_text(encoding="utf8"))
     chosen = metrics["threshold"]["value"]
     own = find_tagger(spacy.load(model)).threshold
-    result = package_pipeline(model, tmp_path / "dev", encoder="cnn", corpus="nestedclinbr", version="1.2.3",
-                              name=WHEEL_NAME, metrics_path=metrics_path)
+    result = package_pipeline(model, tmp_path / "dev", encoder="cnn", train_corpus="nestedclinbr",
+                              version="1.2.3", name=WHEEL_NAME, metrics_path=metrics_path)
     assert result.wheel.name == f"{WHEEL_NAME}-1.2.3-py3-none-any.whl"
     with zipfile.ZipFile(result.wheel) as wheel:
         names = wheel.namelist()
@@ -135,7 +125,7 @@ def test_package_meta_threshold_and_oracle_guard(trained, tmp_path):
     metrics["threshold"].update(policy="oracle", value=0.07, chosen_on="test")
     oracle_path = tmp_path / "oracle.json"
     oracle_path.write_text(json.dumps(metrics), encoding="utf8")
-    result = package_pipeline(model, tmp_path / "oracle", encoder="cnn", corpus="er_ner", name=WHEEL_NAME,
+    result = package_pipeline(model, tmp_path / "oracle", encoder="cnn", train_corpus="er_ner", name=WHEEL_NAME,
                               metrics_path=oracle_path)
     assert result.meta["clinical_pt"]["threshold"] == own != 0.07
     assert "not applied" in result.meta["clinical_pt"]["threshold_source"]
@@ -149,8 +139,8 @@ def test_two_stage_pipeline_ships_the_span_classifier_threshold_chosen_on_dev(tm
     metrics = json.loads(metrics_path.read_text(encoding="utf8"))
     assert metrics["pipeline_kind"] == "span_classifier" and metrics["threshold"]["chosen_on"] == "dev"
     chosen = metrics["threshold"]["value"]
-    result = package_pipeline(model, tmp_path / "packages", encoder="cnn", corpus="nestedclinbr", name=WHEEL_NAME,
-                              metrics_path=metrics_path)
+    result = package_pipeline(model, tmp_path / "packages", encoder="cnn", train_corpus="nestedclinbr",
+                              name=WHEEL_NAME, metrics_path=metrics_path)
     clinical = result.meta["clinical_pt"]
     assert clinical["span_classifier"] == "spancat" and clinical["threshold"] == chosen
     assert clinical["continue_threshold"] is None and "dev" in clinical["threshold_source"]
@@ -159,18 +149,14 @@ def test_two_stage_pipeline_ships_the_span_classifier_threshold_chosen_on_dev(tm
     # spancat has one threshold: per-label ones from an evaluation are reported, not shipped
     metrics["threshold"]["value"] = {"Problema": 0.3}
     (tmp_path / "per_label.json").write_text(json.dumps(metrics), encoding="utf8")
-    result = package_pipeline(model, tmp_path / "per_label", encoder="cnn", corpus="nestedclinbr", name=WHEEL_NAME,
-                              metrics_path=tmp_path / "per_label.json")
+    result = package_pipeline(model, tmp_path / "per_label", encoder="cnn", train_corpus="nestedclinbr",
+                              name=WHEEL_NAME, metrics_path=tmp_path / "per_label.json")
     assert result.meta["clinical_pt"]["threshold"] == 0.5  # the pipeline's own
     assert "not applied" in result.meta["clinical_pt"]["threshold_source"]
 
 
 def test_package_command_rejects_bad_input(tmp_path):
-    app = typer.Typer()
-    app.command("package")(package_command)
-    app.command("noop")(lambda: None)
-    result = CliRunner().invoke(app, ["package", str(tmp_path), str(tmp_path / "out"), "--encoder", "cnn",
-                                      "--corpus", "nestedclinbr"])
+    result = run_package(tmp_path, "-o", tmp_path / "out", "--encoder", "cnn", "--train-corpus", "nestedclinbr")
     assert result.exit_code == 1 and "not a trained pipeline folder" in result.output
 
 
@@ -201,7 +187,7 @@ def _package_wheel(folder: Path) -> Path:
 @pytest.mark.slow
 def test_wheel_installs_in_a_fresh_venv_and_loads_by_name(trained, tmp_path):
     model, metrics_path, _ = trained
-    result = package_pipeline(model, tmp_path / "packages", encoder="cnn", corpus="nestedclinbr",
+    result = package_pipeline(model, tmp_path / "packages", encoder="cnn", train_corpus="nestedclinbr",
                               name=WHEEL_NAME, metrics_path=metrics_path)
     packaged = spacy.load(result.wheel.parents[1] / WHEEL_NAME / f"{WHEEL_NAME}-{result.version}")
     doc = packaged(NESTED_NOTE)
@@ -234,9 +220,7 @@ def test_wheel_installs_in_a_fresh_venv_and_loads_by_name(trained, tmp_path):
 
 
 def run_package(*args):
-    from spacy_clinical_pt.cli import app
-
-    return CliRunner().invoke(app, ["package", *map(str, args)], catch_exceptions=False)
+    return invoke("package", *args)
 
 
 @pytest.fixture(scope="module")
@@ -266,7 +250,8 @@ def test_a_metrics_file_that_is_not_evaluates_is_an_error_naming_it(blank_pipeli
     metrics = tmp_path / "metrics.json"
     if content is not None:
         metrics.write_text(content, encoding="utf8")
-    result = run_package(blank_pipeline, tmp_path / "out", "--encoder", "cnn", "--corpus", "x", "--metrics", metrics)
+    result = run_package(blank_pipeline, "-o", tmp_path / "out", "--encoder", "cnn", "--train-corpus", "x",
+                         "--metrics", metrics)
     assert_clean_error(result, metrics)
     assert f"{metrics}: {message}" in result.stderr
     assert not (tmp_path / "out").exists()
@@ -279,7 +264,8 @@ def test_a_threshold_the_tagger_refuses_names_the_metrics_file(tmp_path):
     pipeline = untrained_pipeline(tmp_path)
     metrics = tmp_path / "metrics.json"
     metrics.write_text(json.dumps({"threshold": {"policy": "dev", "value": 5.0}}), encoding="utf8")
-    result = run_package(pipeline, tmp_path / "out", "--encoder", "cnn", "--corpus", "x", "--metrics", metrics)
+    result = run_package(pipeline, "-o", tmp_path / "out", "--encoder", "cnn", "--train-corpus", "x",
+                         "--metrics", metrics)
     assert_clean_error(result, metrics)
     assert f"{metrics}: threshold:" in result.stderr
 
@@ -290,7 +276,7 @@ def test_a_folder_spacy_cannot_load_is_an_error_naming_it(blank_pipeline, tmp_pa
     broken = tmp_path / "broken"
     shutil.copytree(blank_pipeline, broken)
     (broken / "config.cfg").write_text("Paciente com dor no peito [[\n", encoding="utf8")
-    result = run_package(broken, tmp_path / "out", "--encoder", "cnn", "--corpus", "x")
+    result = run_package(broken, "-o", tmp_path / "out", "--encoder", "cnn", "--train-corpus", "x")
     assert_clean_error(result, broken)
     assert f"{broken}: not a pipeline spaCy can load (ConfigValidationError: Config validation error" in result.stderr
     assert len(result.stderr.splitlines()) == 1
@@ -312,7 +298,7 @@ def test_version_and_name_are_checked_before_anything_is_built(blank_pipeline, t
     (tmp_path / "out" / "pt_clinical_cnn-1.0").mkdir(parents=True)  # an earlier build
     (tmp_path / "victim").mkdir()
     (tmp_path / "victim" / "notes.txt").write_text("keep me", encoding="utf8")
-    result = run_package(blank_pipeline, tmp_path / "out", "--encoder", "cnn", "--corpus", "x", *option)
+    result = run_package(blank_pipeline, "-o", tmp_path / "out", "--encoder", "cnn", "--train-corpus", "x", *option)
     assert_clean_error(result)
     assert f"error: {message}" in result.stderr
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["pt_clinical_cnn-1.0"]
@@ -324,6 +310,63 @@ def test_an_output_that_is_a_file_is_an_error_naming_it(blank_pipeline, tmp_path
 
     blocker = tmp_path / "packages"
     blocker.write_text("", encoding="utf8")
-    result = run_package(blank_pipeline, blocker, "--encoder", "cnn", "--corpus", "x")
+    result = run_package(blank_pipeline, "-o", blocker, "--encoder", "cnn", "--train-corpus", "x")
     assert_clean_error(result, blocker)
     assert f"{blocker}: is a file, not a folder for the package" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def untrained(tmp_path_factory) -> Path:
+    from helpers.pipelines import untrained_pipeline
+
+    return untrained_pipeline(tmp_path_factory.mktemp("untrained"))
+
+
+@pytest.mark.parametrize(
+    "section, apply, start, continuation, note",
+    [
+        ({"policy": "dev", "description": "dev (micro F1)", "value": 0.3, "continue_threshold": {"value": 0.2}},
+         True, 0.3, 0.2, "dev (micro F1)"),
+        ({"policy": "fixed", "value": {"Problema": 0.35}}, True, {"Problema": 0.35}, None, "fixed"),
+        ({"policy": "dev", "value": 0.3}, False, 0.5, None, "the pipeline's own (set at training)"),
+        ({"policy": "oracle", "value": 0.07, "chosen_on": "test"}, True, 0.5, None,
+         "the pipeline's own (set at training); the evaluation's oracle threshold (chosen on test) is not applied"),
+    ],
+)
+def test_the_evaluation_threshold_is_set_on_the_tagger_as_evaluated(untrained, section, apply, start, continuation,
+                                                                     note):
+    from spacy_clinical_pt.package import apply_evaluation_threshold
+
+    nlp = spacy.load(untrained)
+    assert apply_evaluation_threshold(nlp, section, apply, "m.json") == note
+    tagger = find_tagger(nlp)
+    assert (tagger.threshold, tagger.continue_threshold) == (start, continuation)
+
+
+def test_a_threshold_for_a_label_the_tagger_lacks_names_the_file_and_the_label(untrained):
+    from spacy_clinical_pt.package import apply_evaluation_threshold
+
+    nlp = spacy.load(untrained)
+    with pytest.raises(ValueError, match=r"^m.json: threshold: threshold given for unknown label\(s\) 'Exame'"):
+        apply_evaluation_threshold(nlp, {"policy": "dev", "value": {"Exame": 0.3}}, True, "m.json")
+    assert find_tagger(nlp).threshold == 0.5
+
+
+@pytest.mark.parametrize(
+    "section, threshold, note",
+    [
+        # the tagger's continuation threshold is not the span classifier's: its start threshold alone is set
+        ({"policy": "dev", "description": "dev", "value": 0.3, "continue_threshold": {"value": 0.2}}, 0.3, "dev"),
+        ({"policy": "dev", "value": {"Problema": 0.3}}, 0.5,
+         "the pipeline's own (set at training); spancat has one shared threshold, the evaluation's per-label ones "
+         "are not applied"),
+    ],
+)
+def test_a_span_classifier_after_the_tagger_gets_the_shared_threshold_only(untrained, section, threshold, note):
+    from spacy_clinical_pt.package import apply_evaluation_threshold
+
+    nlp = spacy.load(untrained)
+    nlp.add_pipe("spancat", config={"spans_key": "sc", "threshold": 0.5})  # decides on the tagger's key
+    assert apply_evaluation_threshold(nlp, section, True, "m.json") == note
+    assert nlp.get_pipe("spancat").cfg["threshold"] == threshold
+    assert find_tagger(nlp).threshold == 0.5  # the tagger's threshold is not the output's

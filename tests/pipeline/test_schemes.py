@@ -12,8 +12,9 @@ from spacy_clinical_pt.schemes import (
     encode,
     label_matrix,
     label_probabilities,
-    threshold_vector,
+    parse_columns,
 )
+from spacy_clinical_pt.thresholds import Thresholds
 
 LABELS = ["Problema", "Anatomia"]
 # "dor no peito esquerdo há dois dias": Problema covers 0-4, Anatomia 2-4 nested inside, a second Problema 5-7.
@@ -94,7 +95,8 @@ def test_bio_orphan_i_starts_a_span_only_when_asked():
 def test_per_label_thresholds():
     probs = numpy.array([[0.4, 0.4]], dtype="float32")
     assert decode(probs, LABELS, "IO", {"Problema": 0.3}) == [DecodedSpan(0, 1, "Problema", pytest.approx(0.4))]
-    assert threshold_vector(LABELS, {"Anatomia": 0.2}).tolist() == pytest.approx([0.5, 0.2])
+    start, carry = Thresholds({"Anatomia": 0.2}).vectors(LABELS)
+    assert start.tolist() == carry.tolist() == pytest.approx([0.5, 0.2])
 
 
 @pytest.mark.parametrize("bad", [0.0, 1.0, -0.1, 1.5, "0.5", True])
@@ -105,7 +107,7 @@ def test_threshold_outside_zero_one_is_refused(bad):
 
 def test_threshold_for_unknown_label_is_refused():
     with pytest.raises(ValueError, match="unknown label.*'Teste'"):
-        threshold_vector(LABELS, {"Teste": 0.5})
+        decode(numpy.zeros((1, 2), dtype="float32"), LABELS, "IO", {"Teste": 0.5})
 
 
 def test_unknown_label_or_out_of_range_span_in_encode():
@@ -240,3 +242,10 @@ def test_candidate_settings_are_checked():
         candidate_spans(probs, ["Problema"], "BIOE", max_length=0)
     with pytest.raises(ValueError, match="do not match 3 BIOE columns"):
         candidate_spans(numpy.zeros((2, 2), dtype="float32"), ["Problema"], "BIOE")
+
+
+def test_columns_parse_back_to_their_labels_and_scheme():
+    for scheme in ("IO", "BIO", "BIOE"):
+        assert parse_columns(columns(LABELS, scheme)) == (LABELS, scheme)
+    with pytest.raises(ValueError, match="not those of an IO, BIO or BIOE tagger"):
+        parse_columns(["B-Problema", "E-Problema"])

@@ -1,14 +1,20 @@
-"""The clinical_tagger component: overlapping spans out, loss and gradient, thresholds, serialization, nlp.pipe."""
+"""The clinical_tagger component: overlapping spans out, loss and gradient, thresholds, serialization, nlp.pipe,
+and its proposals to spancat through `spacy_clinical_pt.tagger_suggester.v1`."""
 
 import numpy
 import pytest
 import spacy
+import srsly
+from confection import ConfigValidationError
+from scipy.special import expit
 from spacy.tokens import Doc, Span
 from spacy.training import Example
+from thinc.api import NumpyOps
 
 from helpers.clinical_notes import SMALL_TAGGER_MODEL
-from spacy_clinical_pt.metrics import token_label_matrix, token_metrics
-from spacy_clinical_pt.tagger import ClinicalTagger, best_non_overlapping, clinical_tagger_score
+from spacy_clinical_pt.metrics import token_label_matrix, token_metrics, whitespace_tokens
+from spacy_clinical_pt.schemes import candidate_spans, encode
+from spacy_clinical_pt.tagger import ClinicalTagger, best_non_overlapping, clinical_tagger_score, sigmoid
 
 # Short hand-written notes; Anatomia sits inside Problema, as in NestedClinBr.
 NOTES = [
@@ -326,52 +332,165 @@ def test_continue_threshold_is_checked_settable_and_saved(tmp_path):
     }
 
 
-def test_candidates_for_a_span_classifier_are_written_when_asked(trained):
+SUGGESTER = {"@misc": "spacy_clinical_pt.tagger_suggester.v1"}
+
+
+def suggest(docs, **settings):
+    """The (start, end) proposals of `spacy_clinical_pt.tagger_suggester.v1` for each doc, and the Ragged."""
+    suggester = spacy.registry.misc.get(SUGGESTER["@misc"])(**settings)
+    ragged = suggester(docs, ops=NumpyOps())
+    assert ragged.dataXd.dtype == numpy.int32 and ragged.lengths.tolist() == [r.dataXd.shape[0] for r in ragged]
+    return [[tuple(pair) for pair in r.dataXd.tolist()] for r in ragged], ragged
+
+
+def test_suggester_proposes_spans_from_the_tagger_probabilities(trained):
     nlp, _ = trained
-    tagger = nlp.get_pipe("clinical_tagger")
     doc = nlp(NOTES[0][0])
-    assert "sc_candidates" not in doc.spans  # off by default
-    tagger.cfg["candidates_key"] = "sc_candidates"
-    try:
-        doc = nlp(NOTES[0][0])
-    finally:
-        tagger.cfg["candidates_key"] = None
-    proposed = [(s.start, s.end) for s in doc.spans["sc_candidates"]]
+    (proposed,), _ = suggest([doc])
     assert len(proposed) == len(set(proposed))  # one candidate per boundaries, whatever the labels
     assert {(s, e) for s, e, _ in NOTES[0][1]} <= set(proposed)  # the learnt spans are among the proposals
     assert len(proposed) > len(doc.spans["sc"])  # ... with more: near misses for the classifier to reject
-    assert len(doc.spans["sc_candidates"].attrs["scores"]) == len(proposed)
+    assert doc._.clinical_columns == nlp.get_pipe("clinical_tagger").columns
 
 
-def test_candidate_settings_are_checked():
-    with pytest.raises(ValueError, match="candidates_key and spans_key are both 'sc'"):
-        spacy.blank("pt").add_pipe("clinical_tagger", config={"model": SMALL_TAGGER_MODEL, "candidates_key": "sc"})
-    with pytest.raises(ValueError, match="candidate_max_length must be at least 1"):
-        spacy.blank("pt").add_pipe(
-            "clinical_tagger", config={"model": SMALL_TAGGER_MODEL, "candidates_key": "c", "candidate_max_length": 0}
-        )
+def test_suggester_proposes_what_the_tagger_wrote_to_sc_candidates_before(trained):
+    """At b37d0fb the tagger wrote `candidate_spans(doc._.clinical_probs, labels, scheme, 0.05, 24, 1, whitespace)`
+    to doc.spans["sc_candidates"] and spancat read them back (preset suggester): the suggester gives the same
+    spans in the same order, so the two-stage pipeline trains and predicts on the same candidates."""
+    nlp, _ = trained
+    tagger = nlp.get_pipe("clinical_tagger")
+    docs = list(nlp.pipe([text for text, _ in NOTES] + ["Dor\n\nno peito .", ""]))
+    old = [
+        [(s.start, s.end) for s in candidate_spans(
+            doc._.clinical_probs, tagger.labels, tagger.scheme, 0.05, 24, 1, whitespace_tokens(doc)
+        )]
+        for doc in docs
+    ]
+    proposed, ragged = suggest(docs, threshold=0.05, max_length=24, widen=1)
+    assert proposed == old and sum(map(len, old)) > len(docs)
+    assert ragged.lengths.tolist()[-1] == 0
+    # Hand-made BIOE probabilities: a Problema over tokens 0-2 and a whitespace token 3.
+    doc = spacy.blank("pt").make_doc("dor no peito \n\n febre")
+    doc._.clinical_columns = ["B-Problema", "I-Problema", "E-Problema"]
+    doc._.clinical_probs = numpy.array(
+        [[0.9, 0.1, 0.1], [0.1, 0.8, 0.3], [0.1, 0.9, 0.7], [0.1, 0.6, 0.1], [0.6, 0.1, 0.6]], dtype="float32"
+    )
+    assert doc[3].is_space
+    (hand,), _ = suggest([doc], threshold=0.2, max_length=4, widen=1)
+    # B at 0 closes on the E of 1 and of 2; widened by one token; none starts or ends on the whitespace token 3.
+    assert hand == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (4, 5)]
+
+
+def test_suggester_settings_and_missing_probabilities_are_clear_errors():
+    build = spacy.registry.misc.get(SUGGESTER["@misc"])
     with pytest.raises(ValueError, match="threshold for candidates"):
-        spacy.blank("pt").add_pipe("clinical_tagger", config={"model": SMALL_TAGGER_MODEL, "candidate_threshold": 1})
+        build(threshold=1)
+    with pytest.raises(ValueError, match="max_length must be at least 1 and widen at least 0, got 0 and 1"):
+        build(max_length=0)
+    with pytest.raises(ValueError, match="got 24 and -1"):
+        build(widen=-1)
+    with pytest.raises(ValueError, match="no token probabilities.*annotating_components"):
+        build()([spacy.blank("pt").make_doc("dor")])
+
+
+def test_two_writers_of_one_spans_key_are_refused_at_initialize():
+    nlp = spacy.blank("pt")
+    nlp.add_pipe("clinical_tagger", config={"model": SMALL_TAGGER_MODEL})
+    nlp.add_pipe("spancat", config={"suggester": SUGGESTER})
+    data = examples(nlp)
+    with pytest.raises(ValueError, match="doc.spans\\['sc'\\] is written by 'clinical_tagger' and 'spancat'"):
+        nlp.initialize(lambda: data)
+    nlp.get_pipe("clinical_tagger").cfg["store_spans"] = False  # the tagger only proposes: spancat alone writes
+    nlp.initialize(lambda: data)
+
+
+def test_a_tagger_saved_with_candidate_settings_is_refused_with_the_way_out(trained, tmp_path):
+    """Pipelines saved before the suggester hold candidates_key & co. in clinical_tagger/cfg: refused, with what
+    to edit (the weights stay valid), rather than loaded with a spancat whose candidates no longer come."""
+    nlp, _ = trained
+    nlp.to_disk(tmp_path / "pipeline")
+    cfg_path = tmp_path / "pipeline" / "clinical_tagger" / "cfg"
+    cfg = srsly.read_json(cfg_path)
+    srsly.write_json(cfg_path, {**cfg, "candidates_key": "sc_candidates", "candidate_widen": 1})
+    with pytest.raises(ValueError, match="saved with candidates_key, candidate_widen.*tagger_suggester.v1"):
+        spacy.load(tmp_path / "pipeline")
+    with pytest.raises(ConfigValidationError, match="candidates_key"):  # nor is the setting accepted any more
+        spacy.blank("pt").add_pipe("clinical_tagger", config={"candidates_key": None})
+
+
+@pytest.mark.parametrize("saved", [1.5, 0.0, {"Anatomia": 1.2}, {"Teste": 0.3}])
+def test_a_saved_threshold_out_of_range_is_refused_at_load(trained, tmp_path, saved):
+    """Mutation caught: `ClinicalTagger.from_disk` no longer checks the threshold of the saved cfg (the pipeline
+    would load, then fail or decode nonsense at the first doc)."""
+    nlp, _ = trained
+    nlp.to_disk(tmp_path / "pipeline")
+    cfg_path = tmp_path / "pipeline" / "clinical_tagger" / "cfg"
+    srsly.write_json(cfg_path, {**srsly.read_json(cfg_path), "threshold": saved})
+    with pytest.raises(ValueError, match="strictly between 0 and 1|unknown label.*'Teste'"):
+        spacy.load(tmp_path / "pipeline")
+
+
+def test_scorer_active_labels_without_component_labels_are_those_of_gold_or_predictions():
+    """Mutation caught: the scorer's active-label rule (labels=() counts every label seen in gold OR predictions;
+    a rule on gold only, or on predictions only, gives macro F1 0.5 instead of 1/3)."""
+    # Tokens: Dor no peito ontem . ; Teste only in gold, Anatomia only predicted, Problema right.
+    example = scored_example(
+        "Dor no peito ontem .", [(0, 3, "Problema"), (3, 4, "Teste")], [(0, 3, "Problema"), (2, 3, "Anatomia")]
+    )
+    scores = clinical_tagger_score([example], labels=())
+    assert sorted(scores["spans_sc_token_per_type"]) == ["Anatomia", "Problema", "Teste"]
+    assert scores["spans_sc_token_macro_f"] == pytest.approx(1 / 3)
+    assert scores["spans_sc_token_micro_p"] == pytest.approx(0.75) and scores["spans_sc_token_micro_r"] == 0.75
+    # Given labels are the active ones, whatever the data holds: Teste and Anatomia left out, Problema alone.
+    assert clinical_tagger_score([example], labels=["Problema"])["spans_sc_token_macro_f"] == 1.0
+
+
+def old_loss(weights, x, y):
+    """The loss and gradient of `ClinicalTagger.get_loss` at b37d0fb (numpy and scipy on the host)."""
+    s = expit(x)
+    elements = weights * y * numpy.logaddexp(0.0, -x) + (1.0 - y) * numpy.logaddexp(0.0, x)
+    n = max(x.size, 1)
+    return float(elements.sum() / n), ((1.0 - y) * s - weights * y * (1.0 - s)) / n
+
+
+def test_loss_and_probabilities_through_ops_equal_the_host_computation():
+    nlp, _ = train("BIO", steps=0, class_weighting="none")
+    tagger = nlp.get_pipe("clinical_tagger")
+    assert isinstance(tagger.model.ops, NumpyOps)
+    tagger.cfg["class_weights"] = {c: w for c, w in zip(tagger.columns, [1.0, 2.5, 4.0, 1.0])}
+    data = examples(nlp)
+    rng = numpy.random.default_rng(1)
+    logits = [(rng.normal(size=(len(eg.predicted), 4)) * 6).astype("float32") for eg in data]
+    logits[0][0] = [-120.0, 120.0, -30.0, 0.0]  # far beyond where 1 / (1 + exp(-x)) overflows
+    loss, grads = tagger.get_loss(data, logits)
+    y = numpy.concatenate([encode(tagger._gold_spans(eg), len(eg.predicted), LABELS, "BIO") for eg in data])
+    weights = numpy.asarray([1.0, 2.5, 4.0, 1.0], dtype="float32")
+    expected_loss, expected_grad = old_loss(weights, numpy.concatenate(logits), y)
+    assert loss == pytest.approx(expected_loss, rel=1e-6)
+    numpy.testing.assert_allclose(numpy.concatenate(grads), expected_grad, rtol=0, atol=1e-6)
+    assert all(isinstance(g, numpy.ndarray) and g.dtype == numpy.float32 for g in grads)
+    x = numpy.concatenate(logits)
+    numpy.testing.assert_allclose(sigmoid(tagger.model.ops, x), expit(x), rtol=0, atol=1e-6)
 
 
 def test_tagger_proposes_and_spancat_decides_trained_together(tmp_path):
     """The two-stage pipeline of configs/cnn_tagger_spancat.cfg in miniature: one shared tok2vec, the tagger
-    annotating each batch with its proposals, spancat learning on them; both losses fall, spancat's output is
-    the pipeline's, and it survives a save and reload."""
+    annotating each batch with its probabilities, spancat learning on the proposals its suggester makes of them;
+    both losses fall, spancat's output is the pipeline's, and it survives a save and reload."""
     spacy.util.fix_random_seed(0)
     nlp = spacy.blank("pt")
     nlp.add_pipe("tok2vec", config={"model": SMALL_TAGGER_MODEL["tok2vec"]})
     listener = {"@architectures": "spacy.Tok2VecListener.v1", "width": 32, "upstream": "tok2vec"}
     nlp.add_pipe(
         "clinical_tagger",
-        config={"scheme": "BIOE", "candidates_key": "sc_candidates",
+        config={"scheme": "BIOE", "store_spans": False,
                 "model": {"@architectures": "spacy_clinical_pt.MultilabelTokenTagger.v1", "tok2vec": listener}},
     )
     nlp.add_pipe(
         "spancat",
         config={
             "max_positive": None,
-            "suggester": {"@misc": "spacy.preset_spans_suggester.v1", "spans_key": "sc_candidates"},
+            "suggester": SUGGESTER,
             "model": {
                 "@architectures": "spacy.SpanCategorizer.v1",
                 "tok2vec": listener,
@@ -394,6 +513,7 @@ def test_tagger_proposes_and_spancat_decides_trained_together(tmp_path):
     predicted = [spans_of(doc) for doc in nlp.pipe(texts)]
     assert predicted == [sorted(gold) for _, gold in NOTES]
     doc = nlp(texts[0])
-    assert set(spans_of(doc)) <= {(s.start, s.end, label) for s in doc.spans["sc_candidates"] for label in LABELS}
+    (proposed,), _ = suggest([doc])
+    assert set(spans_of(doc)) <= {(start, end, label) for start, end in proposed for label in LABELS}
     nlp.to_disk(tmp_path / "two_stage")
     assert [spans_of(doc) for doc in spacy.load(tmp_path / "two_stage").pipe(texts)] == predicted

@@ -112,8 +112,9 @@ def test_loss_goes_down_and_pipeline_is_saved(trained, run):
 def test_two_stage_pipeline_outputs_spancat_decisions_on_the_tagger_proposals(trained):
     nlp = spacy.load(trained["tagger_spancat"][0])
     assert nlp.pipe_names == ["tok2vec", "clinical_tagger", "spancat"]
+    spancat = nlp.get_pipe("spancat")
     for doc in nlp.pipe(TEXTS):
-        proposed = {(s.start, s.end) for s in doc.spans["sc_candidates"]}
+        proposed = {tuple(pair) for pair in spancat.suggester([doc], ops=spancat.model.ops).dataXd.tolist()}
         assert {(s.start, s.end) for s in doc.spans["sc"]} <= proposed
         assert len(doc.spans["sc"].attrs.get("scores", [])) == len(doc.spans["sc"])  # none without candidates
 

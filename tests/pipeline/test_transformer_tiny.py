@@ -277,8 +277,8 @@ def test_missing_minilm_names_the_extra(monkeypatch):
         encoders.resolve_encoder("minilm")
 
 
-def test_python_dash_m_prints_the_name_to_pass():
-    result = subprocess.run([sys.executable, "-m", "spacy_clinical_pt.encoders", "bertimbau-large"],
+def test_the_encoders_command_prints_the_name_to_pass():
+    result = subprocess.run([sys.executable, "-m", "spacy_clinical_pt", "encoders", "bertimbau-large"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert result.stdout.strip() == "neuralmind/bert-large-portuguese-cased"

@@ -48,6 +48,9 @@ def test_project_yml_declares_the_vars_and_workflows():
     for workflow in project["workflows"].values():
         assert set(workflow) <= commands
     assert project["workflows"]["offline"][-2:] == ["package", "install"]
+    # the LLM preset configs are not committed: each LLM workflow writes them first
+    assert project["workflows"]["llm"] == ["llm-configs", "llm-baseline"]
+    assert project["workflows"]["silver"][0] == "llm-configs"
     # every command that writes something says what, so weasel can skip it when it is up to date
     for command in project["commands"]:
         if command["name"] not in ("stats",):
@@ -82,7 +85,8 @@ def test_offline_dry_trains_the_cnn_and_ships_pt_clinical_cnn(tmp_path):
     assert "--components.clinical_tagger.scheme BIOE" in out
     assert "--dev corpus/nestedclinbr/iterative/dev.spacy" in out and "--tune-continue-threshold" not in out
     assert "--training.max_steps 4500" in out
-    assert "package training/nestedclinbr/cnn_BIOE/model-best packages --encoder cnn" in out
+    assert ("package training/nestedclinbr/cnn_BIOE/model-best --output packages --encoder cnn "
+            "--train-corpus nestedclinbr") in out
     assert "pt_clinical_cnn-0.1.0-py3-none-any.whl" in out
 
 
@@ -97,7 +101,11 @@ def test_smoke_workflow_runs_end_to_end_and_a_second_run_skips_everything(tmp_pa
     for run, scheme in (("bert_IO", "IO"), ("mmbert_BIO", "BIO")):
         metrics = json.loads((project / "metrics" / "smoke" / run / "metrics.json").read_text(encoding="utf8"))
         assert metrics["scheme"] == scheme and metrics["threshold"]["chosen_on"] == "dev"
-        assert 0.0 <= metrics["token"][scheme]["micro"]["f1"] <= 1.0
+        token = metrics["token"][scheme]
+        micro = token["micro"]
+        # every gold token of the test notes is counted once (tp + fn over the columns), and F1 is their F1
+        assert micro["tp"] + micro["fn"] == sum(label["support"] for label in token["per_label"].values()) > 0
+        assert micro["f1"] == pytest.approx(2 * micro["tp"] / (2 * micro["tp"] + micro["fp"] + micro["fn"]))
     assert (project / "metrics" / "tables" / "smoke" / "aggregate.md").exists()
     wheel = project / "packages" / "pt_clinical_smoke-0.1.0" / "dist" / "pt_clinical_smoke-0.1.0-py3-none-any.whl"
     with zipfile.ZipFile(wheel) as archive:

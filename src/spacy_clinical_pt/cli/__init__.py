@@ -8,7 +8,7 @@ inputs were skipped and reported, the rest written); 130 interrupted.
 """
 
 import importlib
-from typing import Any, NamedTuple, Optional
+from typing import NamedTuple, Optional
 
 import click
 import typer
@@ -24,15 +24,13 @@ class Command(NamedTuple):
     module: str
     function: str
     help: str
-    settings: Optional[dict[str, Any]] = None  # typer's `context_settings`
 
 
 COMMANDS: dict[str, Command] = {
     "convert": Command("convert", "convert_command", "Convert an annotated corpus into a spaCy DocBin with every entity (nested, overlapping) in doc.spans."),
     "export": Command("export", "export_command", "Export documents (gold or predicted) to BRAT standoff or JSON spans, with character offsets."),
     "stats": Command("stats", "stats_command", "Describe a corpus: notes, tokens, entities per label, nesting."),
-    "split": Command("split", "split_command", "Split a corpus at document level into train/dev/test and report the label distribution per split.",
-                     {"allow_extra_args": True, "ignore_unknown_options": False}),
+    "split": Command("split", "split_command", "Split a corpus at document level into train/dev/test and report the label distribution per split."),
     "evaluate": Command("evaluate", "evaluate_command", "Evaluate a trained pipeline on gold notes."),
     "aggregate": Command("aggregate", "aggregate_command", "Aggregate evaluation runs over seeds."),
     "compare": Command("compare", "compare_command", "Compare models run for run: tables, tests and PR curves."),
@@ -59,7 +57,7 @@ class LazyGroup(TyperGroup):
         entry = COMMANDS[cmd_name]
         module = importlib.import_module(f"{__name__}.{entry.module}")
         single = typer.Typer(add_completion=False, pretty_exceptions_show_locals=False)
-        single.command(cmd_name, help=None, context_settings=entry.settings)(getattr(module, entry.function))
+        single.command(cmd_name)(getattr(module, entry.function))
         command = typer.main.get_command(single)
         command.name = cmd_name
         return command

@@ -15,9 +15,16 @@ from typing import Any, Callable, Iterator
 
 from spacy.language import Language
 from spacy.tokens import DocBin
-from tqdm import tqdm
 
-from ..corpus import AlignmentMode, ConversionError, ConversionReport, DiscontinuousMode, Record, build_docs
+from ..corpus import (
+    AlignmentMode,
+    ConversionError,
+    ConversionReport,
+    DiscontinuousMode,
+    Progress,
+    Record,
+    build_docs,
+)
 from .argilla import read_argilla
 from .brat import read_brat
 from .conll import read_conll
@@ -75,6 +82,7 @@ def convert_path(
     lenient: bool = False,
     report_path: str | Path | None = None,
     nlp: Language | None = None,
+    progress: Progress | None = None,
     **format_options: Any,
 ) -> ConversionReport:
     """Convert `input_path` (read as `format`) into a DocBin at `output_path`, entities in `doc.spans[spans_key]`.
@@ -85,6 +93,7 @@ def convert_path(
         naming the file and line or record, and writes no output.
     report_path: also write the report as JSON here (in strict mode too, with the error that stopped it).
     nlp: supplies the tokenizer; default `spacy_clinical_pt.tokenizer.clinical_nlp()`.
+    progress: shows the conversion (default: nothing).
     format_options: the reader's options (`encoding`, `source_key`, `scheme`, `keep_types`...). For the
         `spacy` format, the source span key defaults to `spans_key` when a document has it.
     """
@@ -104,7 +113,7 @@ def convert_path(
         docs = build_docs(
             nlp, records, report, spans_key=spans_key, discontinuous=discontinuous, alignment=alignment
         )
-        for doc in tqdm(docs, desc=f"convert {input_path.name}", unit="doc", disable=None):
+        for doc in progress(docs, f"convert {input_path.name}", None) if progress is not None else docs:
             doc_bin.add(doc)
         if report.docs == 0:
             # Even in lenient mode: an empty corpus would only fail later, far from its cause.

@@ -23,11 +23,12 @@ the wrong type is an error for its record.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from ..corpus import ConversionReport, Entity, Record, excerpt
 from .jsonspans import (
     UnreadFields,
+    annotation_entities,
     check_offsets,
     iter_json_objects,
     record_id,
@@ -95,11 +96,7 @@ def read_argilla(
         span_keys = unread.add(where, obj, read)
         if span_keys and not unread_spans(where, ("responses",) if v2 else ("annotation",), span_keys, bool(spans), report):
             continue
-        entities = []
-        for index, item in enumerate(spans, start=1):
-            entity = _entity(f"{where} annotation {index}", item, report)
-            if entity is not None:
-                entities.append(entity)
+        entities = annotation_entities(where, spans, _entity, report)
         yield Record(record_id(where, obj, ID_KEYS, path, number, report), text, entities, where)
     unread.note(report)
 
@@ -117,10 +114,15 @@ def _unread_v1_annotation(where: str, annotation: Any, report: ConversionReport)
 def _v1_spans(where: str, obj: dict[str, Any], report: ConversionReport) -> list[Any] | None:
     """Argilla 1.x: the `annotation` list (None after reporting a malformed one)."""
     spans = obj.get("annotation")
+    return _span_list(where, spans, f"'annotation' must be a list, found {type(spans).__name__}", report)
+
+
+def _span_list(where: str, spans: Any, problem: str, report: ConversionReport) -> list[Any] | None:
+    """`spans` when a list, [] when absent (None); else None after reporting `problem` as the record's error."""
     if spans is None:
         return []
     if not isinstance(spans, list):
-        report.error(where, f"'annotation' must be a list, found {type(spans).__name__}")
+        report.error(where, problem)
         return None
     return spans
 
@@ -160,13 +162,8 @@ def _v2_spans(
         return []
     if len(submitted) > 1:
         report.note(f"{where}: {len(submitted)} submitted responses to '{excerpt(question)}'; the first one is used")
-    value = submitted[0].get("value")
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        report.error(where, f"the response to '{excerpt(question)}' is not a list of spans")
-        return None
-    return value
+    problem = f"the response to '{excerpt(question)}' is not a list of spans"
+    return _span_list(where, submitted[0].get("value"), problem, report)
 
 
 def _responses(where: str, obj: dict[str, Any], report: ConversionReport) -> dict[str, list[dict]] | None:
@@ -194,8 +191,8 @@ def _responses(where: str, obj: dict[str, Any], report: ConversionReport) -> dic
         if not isinstance(answers, list) or not all(isinstance(answer, dict) for answer in answers):
             report.error(where, f"responses to '{excerpt(name)}' must be a list of objects with a 'value'")
             return None
-        if not all(isinstance(answer.get("status", SUBMITTED), str) for answer in answers):
-            report.error(where, f"responses to '{excerpt(name)}': statuses must be strings")
+        statuses = (answer.get("status", SUBMITTED) for answer in answers)
+        if not _all_strings(where, f"responses to '{excerpt(name)}'", statuses, report):
             return None
     return responses
 
@@ -212,10 +209,17 @@ def _flat_statuses(where: str, key: str, value: Any, responses: int, report: Con
     if len(value) != responses:
         report.error(where, f"'{excerpt(key)}': {responses} response(s) but {len(value)} status(es)")
         return None
-    if not all(isinstance(status, str) for status in value):
-        report.error(where, f"'{excerpt(key)}': statuses must be strings")
+    if not _all_strings(where, f"'{excerpt(key)}'", value, report):
         return None
     return value
+
+
+def _all_strings(where: str, name: str, statuses: Iterable[Any], report: ConversionReport) -> bool:
+    """Whether every status is a string; False after reporting the record as an error naming `name`."""
+    if all(isinstance(status, str) for status in statuses):
+        return True
+    report.error(where, f"{name}: statuses must be strings")
+    return False
 
 
 def _entity(where: str, item: Any, report: ConversionReport) -> Entity | None:

@@ -14,9 +14,16 @@ from typing import Any, Iterator
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
-from tqdm import tqdm
-
-from ..corpus import ConversionError, ConversionReport, Entity, Record, describe_error, doc_id, entity_attributes
+from ..corpus import (
+    ConversionError,
+    ConversionReport,
+    Entity,
+    Progress,
+    Record,
+    describe_error,
+    doc_id,
+    entity_attributes,
+)
 
 
 def load_docs(path: str | Path, nlp: Language | None = None) -> list[Doc]:
@@ -37,16 +44,16 @@ def load_docs(path: str | Path, nlp: Language | None = None) -> list[Doc]:
     return decoded_docs(doc_bin, vocab, path)
 
 
-def decoded_docs(doc_bin: DocBin, vocab: Vocab, path: Path, progress: bool = False) -> list[Doc]:
+def decoded_docs(doc_bin: DocBin, vocab: Vocab, path: Path, progress: Progress | None = None) -> list[Doc]:
     """The docs of `doc_bin`, every span group read: docs are decoded one by one and spans only when read, so a
     damaged document would otherwise fail later, far from its file. ConversionError naming the file and document.
 
-    path: the DocBin's file, for messages and the progress bar. progress: show a progress bar.
+    path: the DocBin's file, for messages and the progress bar. progress: shows the reading (default: nothing).
     """
     docs: list[Doc] = []
+    decoded = doc_bin.get_docs(vocab)
     try:
-        for doc in tqdm(doc_bin.get_docs(vocab), total=len(doc_bin), desc=f"reading {path.name}", unit="doc",
-                        disable=None if progress else True):
+        for doc in progress(decoded, f"reading {path.name}", len(doc_bin)) if progress is not None else decoded:
             for group in doc.spans.values():
                 list(group)
             docs.append(doc)

@@ -18,15 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..corpus import ConversionReport, Entity, Record
-from .jsonspans import (
-    UnreadFields,
-    check_offsets,
-    iter_json_objects,
-    one_of,
-    record_id,
-    record_text,
-    unread_spans,
-)
+from .jsonspans import UnreadFields, annotation_entities, check_offsets, one_of, record_id, text_records, unread_spans
 
 ENTITY_KEYS = ("label", "labels", "entities")
 ID_KEYS = ("id", "doc_id")
@@ -43,10 +35,7 @@ def read_doccano(path: Path, report: ConversionReport, *, encoding: str | None =
     """
     path = Path(path)
     unread = UnreadFields(path)
-    for number, (where, obj) in enumerate(iter_json_objects(path, report, encoding), start=1):
-        text = record_text(where, obj, "text", report)
-        if text is None:
-            continue
+    for number, where, obj, text in text_records(path, report, encoding):
         annotations = _annotations(where, obj, report)
         if annotations is None:
             continue
@@ -57,11 +46,7 @@ def read_doccano(path: Path, report: ConversionReport, *, encoding: str | None =
             continue
         if isinstance(relations, list) and relations:
             report.ignored_lines["doccano relations"] += len(relations)
-        entities = []
-        for index, annotation in enumerate(annotations, start=1):
-            entity = _entity(f"{where} annotation {index}", annotation, report)
-            if entity is not None:
-                entities.append(entity)
+        entities = annotation_entities(where, annotations, _entity, report)
         yield Record(record_id(where, obj, ID_KEYS, path, number, report), text, entities, where)
     unread.note(report)
 

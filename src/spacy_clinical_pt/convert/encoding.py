@@ -36,8 +36,8 @@ UTF8_MULTIBYTE = re.compile(
     rb"|\xF0[\x90-\xBF][\x80-\xBF]{2}|[\xF1-\xF3][\x80-\xBF]{3}|\xF4[\x80-\x8F][\x80-\xBF]{2}"
 )
 # At most this share of a non-UTF-8 file's non-ASCII characters may come from valid UTF-8 lines for the
-# file to be read as one cp1252 file with mojibake. CLINpt's cp1252 files, whose lemma column holds
-# "mÃªs", stay below 0.11; a note pasted from two systems is near 0.5.
+# file to be read as one cp1252 file with mojibake (such as CLINpt's, whose lemma column holds "mÃªs"),
+# well below the share of a note pasted together from a UTF-8 and a cp1252 system, about one half.
 MOJIBAKE_SHARE = 0.25
 UTF16_BOMS = ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
 LINE_BREAK = re.compile(r"\r\n|\r|\n")

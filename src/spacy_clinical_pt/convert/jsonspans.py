@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import re
 import sys
+from functools import partial
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ..corpus import ConversionError, ConversionReport, Entity, Record, describe, excerpt, is_int
 from .encoding import line_of, read_text, split_lines
@@ -166,6 +167,31 @@ def record_text(where: str, obj: Any, key: str, report: ConversionReport) -> str
     return text
 
 
+def text_records(
+    path: Path, report: ConversionReport, encoding: str | None
+) -> Iterator[tuple[int, str, dict[str, Any], str]]:
+    """(number, where, object, text) of each record of a JSON or JSONL file with a `text` string; the other
+    records are reported as errors (strict mode raises). encoding: as in `iter_json_objects`."""
+    for number, (where, obj) in enumerate(iter_json_objects(path, report, encoding), start=1):
+        text = record_text(where, obj, "text", report)
+        if text is not None:
+            yield number, where, obj, text
+
+
+def annotation_entities(
+    where: str, annotations: Iterable[Any], read_entity: Callable[[str, Any, ConversionReport], Entity | None],
+    report: ConversionReport,
+) -> list[Entity]:
+    """The entities of a record's annotations, each read by `read_entity(where, annotation, report)` (None for
+    one it reported); `where` names the record, each annotation is "WHERE annotation N"."""
+    entities = []
+    for index, annotation in enumerate(annotations, start=1):
+        entity = read_entity(f"{where} annotation {index}", annotation, report)
+        if entity is not None:
+            entities.append(entity)
+    return entities
+
+
 def record_id(
     where: str, obj: dict[str, Any], keys: tuple[str, ...], path: Path, number: int, report: ConversionReport
 ) -> str:
@@ -271,10 +297,7 @@ def read_jsonspans(path: Path, report: ConversionReport, *, encoding: str | None
     """
     path = Path(path)
     unread = UnreadFields(path)
-    for number, (where, obj) in enumerate(iter_json_objects(path, report, encoding), start=1):
-        text = record_text(where, obj, "text", report)
-        if text is None:
-            continue
+    for number, where, obj, text in text_records(path, report, encoding):
         span_keys = unread.add(where, obj, RECORD_FIELDS)
         annotations = obj.get("annotations", [])
         if not isinstance(annotations, list):
@@ -282,16 +305,12 @@ def read_jsonspans(path: Path, report: ConversionReport, *, encoding: str | None
             continue
         if span_keys and not unread_spans(where, ("annotations",), span_keys, bool(annotations), report):
             continue
-        entities = []
-        for index, annotation in enumerate(annotations, start=1):
-            entity = _annotation_entity(f"{where} annotation {index}", annotation, text, report)
-            if entity is not None:
-                entities.append(entity)
+        entities = annotation_entities(where, annotations, partial(_annotation_entity, text=text), report)
         yield Record(record_id(where, obj, ("doc_id", "id"), path, number, report), text, entities, where)
     unread.note(report)
 
 
-def _annotation_entity(where: str, annotation: Any, text: str, report: ConversionReport) -> Entity | None:
+def _annotation_entity(where: str, annotation: Any, report: ConversionReport, *, text: str) -> Entity | None:
     """One annotation object as an Entity; format problems are reported (strict mode raises)."""
     if not isinstance(annotation, dict):
         report.drop(where, f"expected an annotation object, found {type(annotation).__name__}")

@@ -34,8 +34,7 @@ from __future__ import annotations
 
 import functools
 import http.client
-import io
-import ipaddress
+import inspect
 import json
 import logging
 import math
@@ -51,13 +50,14 @@ from email.message import Message
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import urlsplit
 
 from spacy_llm.registry import registry
 
 from .cache import ResponseCache, request_key
 from .privacy import guard_spacy_llm_logger, provider_message
-from .usage import ChatResponse
+from .transport import DeadlineSocket, check_endpoint, remaining
+from .usage import ChatResponse, usage_figures
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +66,6 @@ REASONING_EFFORTS = ("minimal", "low", "medium", "high")
 RETRY_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 # Request fields the client sets itself; `extra_body` may not replace them.
 RESERVED_FIELDS = ("model", "messages")
-# A token figure above this is a broken server, not a reply (no model reads or writes a billion tokens at once).
-MAX_TOKENS = 1_000_000_000
 # The most a reply body may hold (a chat completion is kilobytes); an error body is read up to ERROR_BODY_BYTES.
 MAX_REPLY_BYTES = 32 * 2**20
 ERROR_BODY_BYTES = 64 * 2**10
@@ -76,46 +74,6 @@ READ_BYTES = 64 * 2**10
 # (anything else it sends could quote the prompt).
 IDENTIFIER = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 MODEL_NAME = re.compile(r"[A-Za-z0-9_.:/@+-]{1,64}")
-
-
-@registry.llm_models("spacy_clinical_pt.OpenAICompatible.v1")
-def make_openai_compatible(
-    name: str,
-    base_url: str = "https://api.openai.com/v1",
-    api_key_env: Optional[str] = "OPENAI_API_KEY",
-    temperature: Optional[float] = 0.1,
-    reasoning_effort: Optional[str] = None,
-    max_tokens: Optional[int] = None,
-    timeout: float = 120.0,
-    max_retries: int = 5,
-    backoff: float = 1.0,
-    max_backoff: float = 60.0,
-    max_concurrency: int = 4,
-    allow_remote: bool = False,
-    proxy: Optional[str] = None,
-    cache_dir: Optional[str] = ".cache/llm",
-    prices: Optional[dict[str, Any]] = None,
-    extra_body: Optional[dict[str, Any]] = None,
-) -> OpenAICompatible:
-    """Build the chat-completions client (see `OpenAICompatible` for every argument)."""
-    return OpenAICompatible(
-        name,
-        base_url=base_url,
-        api_key_env=api_key_env,
-        temperature=temperature,
-        reasoning_effort=reasoning_effort,
-        max_tokens=max_tokens,
-        timeout=timeout,
-        max_retries=max_retries,
-        backoff=backoff,
-        max_backoff=max_backoff,
-        max_concurrency=max_concurrency,
-        allow_remote=allow_remote,
-        proxy=proxy,
-        cache_dir=cache_dir,
-        prices=prices,
-        extra_body=extra_body,
-    )
 
 
 class _RequestFailed(Exception):
@@ -176,9 +134,9 @@ class OpenAICompatible:
         self._name = name
         self._base_url = base_url.rstrip("/")
         self._url = f"{self._base_url}/chat/completions"
-        _check_endpoint(self._base_url, allow_remote, "base_url", ("http", "https"))
+        check_endpoint(self._base_url, allow_remote, "base_url", ("http", "https"))
         self._target = urlsplit(self._url)
-        self._proxy = _check_endpoint(proxy, allow_remote, "proxy", ("http",)) if proxy is not None else None
+        self._proxy = check_endpoint(proxy, allow_remote, "proxy", ("http",)) if proxy is not None else None
         # The cache key names the endpoint by host and path only: a local server may restart on another port.
         self._cache_endpoint = str(self._target.hostname) + self._target.path
         self._api_key = _read_api_key(api_key_env)
@@ -328,7 +286,7 @@ class OpenAICompatible:
         connection, target = self._connection(deadline)
         try:
             connection.connect()  # each step of it within `timeout` (the connection's own)
-            connection.sock.settimeout(_remaining(deadline))  # sendall keeps to one timeout for the whole body
+            connection.sock.settimeout(remaining(deadline))  # sendall keeps to one timeout for the whole body
             connection.request("POST", target, body=data, headers=headers)
             reply = connection.getresponse()
             if 200 <= reply.status < 300:
@@ -368,7 +326,7 @@ class OpenAICompatible:
             connection = http.client.HTTPConnection(host, port, timeout=self._timeout)
 
         def response(sock: socket.socket, *args: Any, **kwargs: Any) -> http.client.HTTPResponse:
-            return http.client.HTTPResponse(_DeadlineSocket(sock, deadline), *args, **kwargs)  # type: ignore[arg-type]
+            return http.client.HTTPResponse(DeadlineSocket(sock, deadline), *args, **kwargs)  # type: ignore[arg-type]
 
         connection.response_class = response  # type: ignore[assignment]
         return connection, request_target
@@ -385,7 +343,7 @@ class OpenAICompatible:
     def _parse_reply(self, raw: bytes, latency: float, attempts: int) -> ChatResponse:
         """The ChatResponse of a 2xx body; a body that is not a chat completion raises `_RequestFailed`.
 
-        Token figures that are not counts (negative, fractional, infinite, a string, above MAX_TOKENS) are
+        Token figures that are not counts (negative, fractional, infinite, a string, above usage.MAX_TOKENS) are
         recorded as unknown (None) with a warning: the reply itself is good.
         """
         try:
@@ -399,7 +357,7 @@ class OpenAICompatible:
             finish = choice.get("finish_reason") if isinstance(choice, dict) else None
             raise _RequestFailed(f"malformed reply: no message content (finish_reason="
                                  f"{finish if _is_identifier(finish) else 'unknown'})", False)
-        prompt_tokens, completion_tokens, reasoning_tokens = _usage_figures(reply.get("usage"))
+        prompt_tokens, completion_tokens, reasoning_tokens = usage_figures(reply.get("usage"))
         model = reply.get("model")
         return ChatResponse(
             text=text,
@@ -417,44 +375,6 @@ class OpenAICompatible:
         if self._prices is None or prompt_tokens is None or completion_tokens is None:
             return None
         return prompt_tokens * self._prices["input"] / 1e6 + completion_tokens * self._prices["output"] / 1e6
-
-
-def _check_endpoint(url: str, allow_remote: bool, setting: str, schemes: tuple[str, ...]) -> SplitResult:
-    """The parts of `url`, the config's `setting` ("base_url" or "proxy"); refuses another scheme than `schemes`,
-    credentials, a bad port, and a host that is not loopback without `allow_remote`. No message repeats a URL
-    that holds credentials."""
-    parts = urlsplit(url)
-    if parts.username is not None or parts.password is not None:
-        reason = ("the API key is read from api_key_env" if setting == "base_url"
-                  else "a proxy that asks for a login is not supported")
-        raise ValueError(f"{setting} must not hold credentials (user:password@): {reason}")
-    if parts.scheme not in schemes:
-        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
-        raise ValueError(f"{setting} must be an {wanted} URL, not {url!r}")
-    host = parts.hostname
-    if not host:
-        raise ValueError(f"{setting} has no host: {url!r}")
-    try:
-        parts.port
-    except ValueError:
-        raise ValueError(f"{setting} has no valid port: {url!r}") from None
-    if not allow_remote and not _is_loopback(host):
-        where = host if setting == "base_url" else f"the proxy {host}"
-        raise ValueError(
-            f"notes would be sent to {where}; set `allow_remote = true` in the model config "
-            f"(or `--allow-remote`) to opt in"
-        )
-    return parts
-
-
-def _is_loopback(host: str) -> bool:
-    """Whether `host` is this machine by its literal name or address (no DNS lookup: it could be spoofed)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _read_api_key(api_key_env: Optional[str]) -> Optional[str]:
@@ -507,47 +427,6 @@ def _prompt_texts(body: Mapping[str, Any]) -> list[str]:
     return texts
 
 
-def _remaining(deadline: float) -> float:
-    """Seconds left until `deadline` (time.monotonic()); raises TimeoutError when none are."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise TimeoutError("the attempt's deadline passed")
-    return remaining
-
-
-class _DeadlineReader(io.RawIOBase):
-    """The reading end of a socket where every read waits until `deadline` (time.monotonic()) at most, so that a
-    reply sent slowly, byte by byte, cannot hold an attempt past its timeout."""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        super().__init__()
-        self._sock = sock
-        self._raw = sock.makefile("rb", buffering=0)  # counted by the socket, which stays open while it is
-        self._deadline = deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> Optional[int]:
-        self._sock.settimeout(_remaining(self._deadline))
-        return self._raw.readinto(buffer)
-
-    def close(self) -> None:
-        self._raw.close()
-        super().close()
-
-
-class _DeadlineSocket:
-    """What `http.client.HTTPResponse` reads a reply from: the socket, through a `_DeadlineReader`."""
-
-    def __init__(self, sock: socket.socket, deadline: float) -> None:
-        self._sock = sock
-        self._deadline = deadline
-
-    def makefile(self, mode: str, *args: Any, **kwargs: Any) -> io.BufferedReader:
-        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
-
-
 def _read_body(reply: http.client.HTTPResponse, limit: int, cut: bool = False) -> bytes:
     """The body of `reply`, at most `limit` bytes: beyond it, the rest is left unread when `cut`, else the reply
     is refused."""
@@ -595,43 +474,6 @@ def _provider_error(raw: bytes) -> tuple[list[str], Any]:
     return labels, error.get("message")
 
 
-def _usage_figures(usage: Any) -> tuple[Optional[int], Optional[int], Optional[int]]:
-    """(prompt, completion, reasoning) tokens of a reply's `usage`; None where unknown.
-
-    No `usage`: all unknown. No `completion_tokens_details` (or no reasoning_tokens in it): no reasoning tokens.
-    """
-    if usage is None:
-        return None, None, None
-    if not isinstance(usage, dict):
-        logger.warning("LLM reply usage is not an object: its tokens are recorded as unknown")
-        return None, None, None
-    prompt = _token_count(usage, "prompt_tokens", "usage.prompt_tokens")
-    completion = _token_count(usage, "completion_tokens", "usage.completion_tokens")
-    details = usage.get("completion_tokens_details")
-    if details is None:
-        return prompt, completion, 0
-    if not isinstance(details, dict):
-        logger.warning("LLM reply usage.completion_tokens_details is not an object: reasoning tokens recorded as "
-                       "unknown")
-        return prompt, completion, None
-    reasoning = _token_count(details, "reasoning_tokens", "usage.completion_tokens_details.reasoning_tokens")
-    return prompt, completion, 0 if "reasoning_tokens" not in details else reasoning
-
-
-def _token_count(figures: Mapping[str, Any], name: str, where: str) -> Optional[int]:
-    """figures[name] as a count of tokens, None when absent; a value that is not one is None with a warning."""
-    if name not in figures:
-        return None
-    value = figures[name]
-    # The range test comes first: it is False for infinity and NaN, and int() then never overflows.
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS \
-            and value == int(value):
-        return int(value)
-    logger.warning("LLM reply %s is not a token count (an integer from 0 to %s): recorded as unknown",
-                   where, f"{MAX_TOKENS:,}")
-    return None
-
-
 def _retry_after(headers: Optional[Message]) -> Optional[float]:
     """The Retry-After header in seconds, when the server sent a finite number."""
     value = headers.get("Retry-After") if headers is not None else None
@@ -640,3 +482,14 @@ def _retry_after(headers: Optional[Message]) -> Optional[float]:
     except ValueError:
         return None  # an HTTP date: the exponential backoff applies
     return max(0.0, seconds) if seconds is not None and math.isfinite(seconds) else None
+
+
+@registry.llm_models("spacy_clinical_pt.OpenAICompatible.v1")
+def make_openai_compatible(name: str, **settings: Any) -> OpenAICompatible:
+    """Build the chat-completions client. name, settings: the arguments of `OpenAICompatible`."""
+    return OpenAICompatible(name, **settings)
+
+
+# A config is validated against the factory's signature and type hints: the class's, written once.
+make_openai_compatible.__signature__ = inspect.signature(OpenAICompatible).replace(return_annotation=OpenAICompatible)
+make_openai_compatible.__annotations__ = {**OpenAICompatible.__init__.__annotations__, "return": "OpenAICompatible"}

@@ -35,9 +35,9 @@ from spacy.tokens import Doc, Span, SpanGroup
 from spacy_llm.registry import registry
 from spacy_llm.util import split_labels
 
-from ..convert.docbin import load_docs
 from ..convert.jsonspans import JSONProblem, parse_json
 from ..corpus import align_span, doc_id
+from .examples import checked_example, example_from_docbin, is_entity_item
 from .privacy import guard_spacy_llm_logger
 from .usage import USAGE_KEY, ChatResponse
 
@@ -46,7 +46,6 @@ logger = logging.getLogger(__name__)
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SYSTEM_TEMPLATE = "clinical_ner.system.jinja"
 USER_TEMPLATE = "clinical_ner.user.jinja"
-EXAMPLE_SELECTIONS = ("shortest_with_all_labels", "first")
 # What `parse_responses` counts per doc, in this order after the accounting fields in `doc.user_data[USAGE_KEY]`.
 REPLY_COUNTS = (
     "extracted",  # well-formed items in the reply: exact + case_insensitive + hallucinations + type_errors
@@ -280,16 +279,6 @@ def parse_reply(text: str) -> ParsedReply:
     return ParsedReply(items, None, len(value) - len(items))
 
 
-def is_entity_item(entry: Any) -> bool:
-    """Whether a reply or example item is `{"label": str, "text": str}` with a non-blank text."""
-    return (
-        isinstance(entry, dict)
-        and isinstance(entry.get("label"), str)
-        and isinstance(entry.get("text"), str)
-        and bool(entry["text"].strip())
-    )
-
-
 def first_json(text: str) -> Tuple[Any, Optional[str]]:
     """The first balanced JSON list or object in `text` that parses, and None; or None and why there is none.
 
@@ -455,59 +444,3 @@ def read_template(path: Path) -> str:
             f"{path}: prompt template not found (a template_dir must hold {SYSTEM_TEMPLATE} and {USER_TEMPLATE})"
         )
     return path.read_text(encoding="utf8")
-
-
-def checked_example(example: Dict[str, Any]) -> Dict[str, Any]:
-    """An inline few-shot example, checked: `{"text": str, "entities": [{"label": str, "text": str}, ...]}`."""
-    if not isinstance(example, dict) or not isinstance(example.get("text"), str) or not example["text"].strip():
-        raise ValueError('example must be a dict with a non-empty "text" and a list of "entities"')
-    entities = example.get("entities")
-    if not isinstance(entities, list):
-        raise ValueError('example["entities"] must be a list of {"label": ..., "text": ...}')
-    for number, entity in enumerate(entities):
-        if not is_entity_item(entity):
-            raise ValueError(f'example["entities"][{number}] must be {{"label": str, "text": str}}, text not blank')
-    return {"text": example["text"], "entities": [{"label": e["label"], "text": e["text"]} for e in entities]}
-
-
-def example_from_docbin(
-    path: Path, labels: Sequence[str], example_id: Optional[str], select: str, gold_key: str
-) -> Dict[str, Any]:
-    """The few-shot example drawn from a training DocBin: by document id, else by the `select` rule.
-
-    path: the `.spacy` file. labels: the task's labels. example_id: a document id, or None to use `select`.
-    select: "shortest_with_all_labels" or "first". gold_key: the `doc.spans` key of the gold entities.
-    """
-    if select not in EXAMPLE_SELECTIONS:
-        raise ValueError(f"example_select must be one of {', '.join(EXAMPLE_SELECTIONS)}, not {select!r}")
-    docs = load_docs(path)
-    if not docs:
-        raise ValueError(f"{path}: holds no document to draw a few-shot example from")
-    if example_id is not None:
-        chosen = next((doc for doc in docs if doc_id(doc) == example_id), None)
-        if chosen is None:
-            raise ValueError(f"{path}: no document with id {example_id!r} (among {len(docs)} documents)")
-    elif select == "first":
-        chosen = docs[0]
-    else:
-        wanted = set(labels)
-        complete = [doc for doc in docs if wanted <= {span.label_ for span in doc.spans.get(gold_key, [])}]
-        if not complete:
-            raise ValueError(
-                f"{path}: no document holds every label ({', '.join(labels)}) in doc.spans[{gold_key!r}]; "
-                "choose one with example_id or use example_select = \"first\""
-            )
-        chosen = min(complete, key=lambda doc: len(doc.text))  # min keeps the first on ties
-    return example_from_doc(chosen, labels, gold_key)
-
-
-def example_from_doc(doc: Doc, labels: Sequence[str], gold_key: str) -> Dict[str, Any]:
-    """A doc as a few-shot example: its text and its gold entities of `labels` in order of appearance.
-
-    Order: by start, then longer first (a nesting entity before the one inside it), then label. Entities of
-    other labels are left out so the example never shows the model a label it is not asked for.
-    """
-    spans = [span for span in doc.spans.get(gold_key, []) if span.label_ in labels]
-    spans.sort(key=lambda span: (span.start_char, -span.end_char, span.label_))
-    return {"text": doc.text, "entities": [{"label": span.label_, "text": span.text} for span in spans]}
-

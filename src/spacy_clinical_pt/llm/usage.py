@@ -1,10 +1,17 @@
-"""What one LLM reply cost: the envelope a model client returns and a task reads (no clinical text in it)."""
+"""What LLM replies cost: the envelope a model client returns and a task reads (no clinical text in it), and the
+totals and means of a run (the `usage` section of an llm-baseline metrics.json, the paper's Table 4 figures)."""
 
+import logging
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+logger = logging.getLogger(__name__)
 
 # doc.user_data key under which the task stores one doc's accounting (`ClinicalNERTask.parse_responses`).
 USAGE_KEY = "clinical_pt_llm"
+# A token figure above this is a broken server, not a reply (no model reads or writes a billion tokens at once).
+MAX_TOKENS = 1_000_000_000
+TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "total_tokens")
 
 
 @dataclass
@@ -54,3 +61,83 @@ class ChatResponse:
                 if item.name not in ("text", "forget_hook")}
         data["total_tokens"] = self.total_tokens
         return data
+
+
+def _mean(total: float, n: int) -> Optional[float]:
+    return total / n if n else None
+
+
+def usage_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Totals and means of per-doc accounting rows (`ChatResponse.accounting()`, empty for a doc never sent).
+
+    Means are over successful replies (no `error`: a failed request has no tokens worth averaging); those of tokens
+    and cost over the replies whose figure is known (`unknown_usage`: replies with a token figure the provider did
+    not give as a count). cost_usd: at the configured prices (None when the model has no prices); cost_usd_paid:
+    only the replies requested in this run (not cached).
+    """
+    requests = [row for row in rows if row]
+    replies = [row for row in requests if not row.get("error")]
+    fresh = [row for row in replies if not row.get("cached")]
+    known = {name: [int(row[name]) for row in replies if row.get(name) is not None] for name in TOKEN_FIELDS}
+    time_total = sum(float(row.get("latency_s") or 0.0) for row in replies)
+    priced = any(row.get("cost_usd") is not None for row in requests)
+    costs = [float(row["cost_usd"]) for row in replies if row.get("cost_usd") is not None]
+    summary: dict[str, Any] = {
+        "requests": len(requests),
+        "responses": len(replies),
+        "request_errors": len(requests) - len(replies),
+        "cached_responses": sum(1 for row in replies if row.get("cached")),
+        "unknown_usage": sum(1 for row in replies if any(row.get(name) is None for name in TOKEN_FIELDS)),
+        "cache_errors": sum(1 for row in requests if row.get("cache_error")),
+        "attempts": sum(int(row.get("attempts") or 0) for row in requests),
+        "total_time_s": time_total,
+        "mean_time_s": _mean(time_total, len(replies)),
+    }
+    for name in TOKEN_FIELDS:
+        summary[f"mean_{name}"] = _mean(sum(known[name]), len(known[name]))
+    for name in TOKEN_FIELDS:
+        summary[name if name == "total_tokens" else f"total_{name}"] = sum(known[name])
+    summary.update(
+        cost_usd=sum(costs) if priced else None,
+        cost_usd_paid=sum(float(row["cost_usd"]) for row in fresh if row.get("cost_usd") is not None)
+        if priced else None,
+        cost_per_1000_responses_usd=_mean(sum(costs) * 1000, len(costs)) if priced else None,
+    )
+    return summary
+
+
+def usage_figures(usage: Any) -> tuple[Optional[int], Optional[int], Optional[int]]:
+    """(prompt, completion, reasoning) tokens of a reply's `usage`; None where unknown.
+
+    No `usage`: all unknown. No `completion_tokens_details` (or no reasoning_tokens in it): no reasoning tokens.
+    """
+    if usage is None:
+        return None, None, None
+    if not isinstance(usage, dict):
+        logger.warning("LLM reply usage is not an object: its tokens are recorded as unknown")
+        return None, None, None
+    prompt = token_count(usage, "prompt_tokens", "usage.prompt_tokens")
+    completion = token_count(usage, "completion_tokens", "usage.completion_tokens")
+    details = usage.get("completion_tokens_details")
+    if details is None:
+        return prompt, completion, 0
+    if not isinstance(details, dict):
+        logger.warning("LLM reply usage.completion_tokens_details is not an object: reasoning tokens recorded as "
+                       "unknown")
+        return prompt, completion, None
+    reasoning = token_count(details, "reasoning_tokens", "usage.completion_tokens_details.reasoning_tokens")
+    return prompt, completion, 0 if "reasoning_tokens" not in details else reasoning
+
+
+def token_count(figures: Mapping[str, Any], name: str, where: str) -> Optional[int]:
+    """figures[name] as a count of tokens, None when absent; a value that is not one is None with a warning."""
+    if name not in figures:
+        return None
+    value = figures[name]
+    # The range test comes first: it is False for infinity and NaN, and int() then never overflows.
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_TOKENS \
+            and value == int(value):
+        return int(value)
+    logger.warning("LLM reply %s is not a token count (an integer from 0 to %s): recorded as unknown",
+                   where, f"{MAX_TOKENS:,}")
+    return None
