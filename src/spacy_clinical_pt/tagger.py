@@ -491,7 +491,11 @@ def best_non_overlapping(spans: Sequence[Span], scores: Sequence[float]) -> List
 
 
 def sigmoid(ops: Ops, x: Floats2d) -> Floats2d:
-    """The logistic function, on the array's device, without overflow for large negative logits."""
-    e = ops.xp.exp(-ops.xp.abs(x))
-    return ops.xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype("float32")
+    """The logistic function on the array's device: SciPy's `expit` for numpy arrays, CuPy's for GPU arrays (the
+    same function, exact and without overflow at any logit)."""
+    if ops.xp is numpy:
+        from scipy.special import expit
+    else:
+        from cupyx.scipy.special import expit
+    return expit(x).astype("float32", copy=False)
 

@@ -466,11 +466,12 @@ def test_loss_and_probabilities_through_ops_equal_the_host_computation():
     y = numpy.concatenate([encode(tagger._gold_spans(eg), len(eg.predicted), LABELS, "BIO") for eg in data])
     weights = numpy.asarray([1.0, 2.5, 4.0, 1.0], dtype="float32")
     expected_loss, expected_grad = old_loss(weights, numpy.concatenate(logits), y)
-    assert loss == pytest.approx(expected_loss, rel=1e-6)
-    numpy.testing.assert_allclose(numpy.concatenate(grads), expected_grad, rtol=0, atol=1e-6)
+    # Bit for bit on the CPU: the same function in the same order, so training follows the same curve as before.
+    assert loss == expected_loss
+    numpy.testing.assert_array_equal(numpy.concatenate(grads), expected_grad.astype("float32"))
     assert all(isinstance(g, numpy.ndarray) and g.dtype == numpy.float32 for g in grads)
     x = numpy.concatenate(logits)
-    numpy.testing.assert_allclose(sigmoid(tagger.model.ops, x), expit(x), rtol=0, atol=1e-6)
+    numpy.testing.assert_array_equal(sigmoid(tagger.model.ops, x), expit(x))
 
 
 def test_tagger_proposes_and_spancat_decides_trained_together(tmp_path):
