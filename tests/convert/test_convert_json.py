@@ -481,3 +481,43 @@ def test_argilla_responses_nested_under_an_unknown_key_are_reported(nlp, tmp_pat
                      lenient=True)
     assert (report.docs, report.entities) == (1, 0)
     assert [e["where"] for e in report.errors] == [f"{tmp_path / 'b.json'} record 1"]
+
+
+# --- repeated keys: Python keeps the last value, so an annotation would be lost without a word ------------------
+
+
+def test_a_key_given_twice_in_a_record_is_an_error_naming_the_record_and_the_key(nlp, tmp_path):
+    # Two "annotations" keys in the second record: json.loads keeps the second list, the first would be lost.
+    path = tmp_path / "twice.json"
+    path.write_text(
+        '[{"text": "Dor no peito.", "annotations": [{"start": 0, "end": 3, "label": "Problema"}]},\n'
+        ' {"text": "Febre alta.", "annotations": [{"start": 0, "end": 5, "label": "Problema"}],\n'
+        '  "annotations": [{"start": 6, "end": 10, "label": "Problema"}]}]',
+        encoding="utf8",
+    )
+    with pytest.raises(ConversionError, match=r"twice.json record 2: key 'annotations' appears twice"):
+        convert(nlp, tmp_path, path)
+    report = convert(nlp, tmp_path, path, lenient=True)
+    assert (report.docs, report.entities) == (1, 1)  # the first record is read, the second reported
+    assert [e["where"] for e in report.errors] == [f"{path} record 2"]
+
+
+def test_a_key_repeated_inside_an_annotation_is_found_in_jsonl_with_its_path(nlp, tmp_path):
+    path = tmp_path / "twice.jsonl"
+    path.write_text(
+        '{"text": "Dor no peito.", "annotations": [{"start": 0, "end": 3, "label": "Problema"}]}\n'
+        '{"text": "Febre.", "annotations": [{"start": 0, "end": 5, "label": "Problema", "label": "Teste"}]}\n',
+        encoding="utf8",
+    )
+    report = convert(nlp, tmp_path, path, lenient=True)
+    assert (report.docs, report.entities) == (1, 1)
+    (error,) = report.errors
+    assert error["where"] == f"{path}:line 2"
+    assert error["problem"].startswith("key 'annotations.0.label' appears twice in one object")
+
+
+def test_doccano_records_with_a_repeated_key_are_reported_too(nlp, tmp_path):
+    path = tmp_path / "doccano.jsonl"
+    path.write_text('{"text": "Dor.", "label": [[0, 3, "Problema"]], "label": []}\n', encoding="utf8")
+    with pytest.raises(ConversionError, match="line 1: key 'label' appears twice"):
+        convert(nlp, tmp_path, path, format="doccano")

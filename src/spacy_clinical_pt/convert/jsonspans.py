@@ -39,14 +39,44 @@ class JSONProblem(Exception):
         self.line, self.reason, self.malformed = line, reason, malformed
 
 
-def parse_json(text: str) -> Any:
+def _recording_hook(repeated: dict[int, tuple[str, ...]]) -> Callable[[list[tuple[str, Any]]], dict]:
+    """A `json.loads` object hook building plain dicts and noting, under the dict's id, the keys it held more
+    than once (Python keeps the last value of each, so the others would be lost without a word)."""
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict:
+        value = dict(pairs)
+        if len(value) < len(pairs):
+            seen: set[str] = set()
+            repeated[id(value)] = tuple(dict.fromkeys(k for k, _ in pairs if k in seen or seen.add(k)))
+        return value
+
+    return hook
+
+
+def repeated_keys(value: Any, repeated: dict[int, tuple[str, ...]]) -> list[str]:
+    """The dotted paths (`annotations.2.label`) of the keys noted by `_recording_hook` in `value`, in document
+    order; iterative, as a value may nest hundreds of levels deep."""
+    found: list[str] = []
+    stack: list[tuple[str, Any]] = [("", value)]
+    while repeated and stack:
+        path, item = stack.pop()
+        if isinstance(item, dict):
+            found += [f"{path}{key}" for key in repeated.get(id(item), ())]
+            stack += [(f"{path}{key}.", child) for key, child in reversed(item.items())]
+        elif isinstance(item, list):
+            stack += [(f"{path}{index}.", child) for index, child in reversed(list(enumerate(item)))]
+    return found
+
+
+def parse_json(text: str, repeated: dict[int, tuple[str, ...]] | None = None) -> Any:
     """`json.loads(text)`, with every failure as a `JSONProblem` naming the line.
 
     Besides malformed JSON, Python's parser fails on nesting deeper than its recursion limit and on
     integers longer than `sys.get_int_max_str_digits()`; both are found in the text to name the line.
+    repeated: a dict that receives, per object holding a key more than once, those keys (see `repeated_keys`).
     """
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=None if repeated is None else _recording_hook(repeated))
     except json.JSONDecodeError as err:
         raise JSONProblem(err.lineno, f"(column {err.colno}): {err.msg}") from None
     except RecursionError:
@@ -99,8 +129,9 @@ def iter_json_objects(
     if not text.strip():
         return  # read_text has reported the empty file
     if path.suffix.lower() != ".jsonl":
+        repeated: dict[int, tuple[str, ...]] = {}
         try:
-            whole = parse_json(text)
+            whole = parse_json(text, repeated)
         except JSONProblem as problem:
             if text.lstrip().startswith("["):
                 # A JSON list that does not parse cannot be split into records: nothing can be read.
@@ -110,18 +141,32 @@ def iter_json_objects(
             # Otherwise several values, one per line: JSON Lines.
         else:
             for number, value in enumerate(whole if isinstance(whole, list) else [whole], start=1):
-                yield f"{path} record {number}", value
+                if _unique_keys(f"{path} record {number}", repeated_keys(value, repeated), report):
+                    yield f"{path} record {number}", value
             return
     for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
+        repeated = {}
         try:
-            value = parse_json(line)
+            value = parse_json(line, repeated)
         except JSONProblem as problem:
             reason = f"malformed JSON line {problem.reason}" if problem.malformed else problem.reason
             report.error(f"{path}:line {number}", reason)
             continue
-        yield f"{path}:line {number}", value
+        if _unique_keys(f"{path}:line {number}", repeated_keys(value, repeated), report):
+            yield f"{path}:line {number}", value
+
+
+def _unique_keys(where: str, repeated: list[str], report: ConversionReport) -> bool:
+    """True when no object in the record holds a key twice (`repeated`: their paths); else the record is an error
+    (strict mode raises): of a repeated key only the last value would be read, the others lost."""
+    if not repeated:
+        return True
+    more = f" (and {len(repeated) - 1} more)" if len(repeated) > 1 else ""
+    report.error(where, f"key {repeated[0]!r} appears twice in one object{more}: only its last value would be "
+                        "read; give each key once")
+    return False
 
 
 def int_offset(value: Any) -> int | None:
