@@ -241,13 +241,31 @@ def test_usage_with_unknown_token_figures_is_averaged_over_the_known_ones():
         {"latency_s": 9.0, "error": "timeout", "request_error": "timeout", "cost_usd": 0.0, "attempts": 2,
          "prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0, "total_tokens": 0},
     ]
-    summary = usage_summary(rows)
+    summary = usage_summary(rows, priced=True)
     assert (summary["requests"], summary["responses"], summary["request_errors"]) == (3, 2, 1)
     assert summary["unknown_usage"] == 1 and summary["mean_time_s"] == 2.0
     assert (summary["mean_prompt_tokens"], summary["mean_completion_tokens"], summary["mean_total_tokens"]) == (
         100, 20, 110)
     assert (summary["total_prompt_tokens"], summary["total_tokens"]) == (100, 110)
     assert summary["cost_usd"] == pytest.approx(0.002) and summary["cost_per_1000_responses_usd"] == pytest.approx(2)
+
+
+def test_a_priced_model_whose_replies_have_no_token_counts_has_an_unknown_cost_not_no_price():
+    """The cost is unknown (None, with `unknown_cost` replies) for a model with prices whose provider gave no
+    token counts; a model without prices has no cost at all; with prices and no reply, nothing was spent."""
+    unknown = {"latency_s": 1.0, "prompt_tokens": None, "completion_tokens": None, "reasoning_tokens": None,
+               "total_tokens": None, "cost_usd": None, "attempts": 1}
+    summary = usage_summary([unknown, dict(unknown)], priced=True)
+    assert (summary["cost_usd"], summary["cost_per_1000_responses_usd"], summary["unknown_cost"]) == (None, None, 2)
+    unpriced = usage_summary([unknown], priced=False)
+    assert (unpriced["cost_usd"], unpriced["unknown_cost"]) == (None, None)
+    nothing = usage_summary([{}], priced=True)
+    assert (nothing["cost_usd"], nothing["cost_usd_paid"], nothing["unknown_cost"]) == (0.0, 0.0, 0)
+    from spacy_clinical_pt.llm.silver import _cost_text
+
+    assert _cost_text(None, 2) == "cost unknown (the provider gave no token counts)"
+    assert _cost_text(None, None) == "no price"
+    assert _cost_text(0.5, 1) == "US$0.5000 at list prices (1 reply without token counts)"
 
 
 def test_usage_means_are_over_the_successful_replies_only():
@@ -263,7 +281,7 @@ def test_usage_means_are_over_the_successful_replies_only():
         {"latency_s": 2.0, "prompt_tokens": 300, "completion_tokens": 30, "reasoning_tokens": 6, "total_tokens": 330,
          "cost_usd": 0.003, "attempts": 1, "cached": True},
     ]
-    summary = usage_summary(rows)
+    summary = usage_summary(rows, priced=True)
     assert (summary["requests"], summary["responses"], summary["request_errors"], summary["attempts"]) == (3, 2, 1, 5)
     assert (summary["mean_time_s"], summary["total_time_s"]) == (1.5, 3.0)
     assert (summary["mean_prompt_tokens"], summary["mean_completion_tokens"], summary["mean_reasoning_tokens"],

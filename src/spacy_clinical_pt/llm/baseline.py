@@ -171,7 +171,7 @@ def llm_section(nlp: Language, rows: Sequence[Mapping[str, Any]]) -> dict[str, A
     """The `llm` section of metrics.json: model, prices, `usage` and `extraction` of one run."""
     settings = model_settings(nlp)
     prices = settings.pop("prices")
-    usage = usage_summary(rows)
+    usage = usage_summary(rows, priced=prices is not None)
     usage["price_date"] = prices.get("date") if prices else None
     return {
         "model": settings,

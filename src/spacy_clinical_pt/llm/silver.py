@@ -22,7 +22,8 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from ..corpus import USER_DATA_KEY, ConversionError, doc_id
-from .baseline import extraction_summary, task_spans_key
+from .baseline import extraction_summary, model_settings, task_spans_key
+from .table4 import count
 from .usage import USAGE_KEY, usage_summary
 
 # What `split_units` sends: whole notes, or their sentences.
@@ -140,8 +141,16 @@ class SilverReport:
             f"parse errors {ex.get('parse_errors', 0)}, request errors {ex.get('request_errors', 0)}",
             f"{usage.get('responses', 0)} replies ({usage.get('cached_responses', 0)} cached), "
             f"{usage.get('total_tokens', 0):,} tokens, "
-            + (f"US${cost:.4f} at list prices" if cost is not None else "no price"),
+            + _cost_text(cost, usage.get("unknown_cost")),
         ])
+
+
+def _cost_text(cost: Optional[float], unknown: Optional[int]) -> str:
+    """The cost in a summary line: at list prices, unknown (prices but no token counts), or no price."""
+    if cost is not None:
+        missing = f" ({count(unknown, 'reply')} without token counts)" if unknown else ""
+        return f"US${cost:.4f} at list prices{missing}"
+    return "cost unknown (the provider gave no token counts)" if unknown else "no price"
 
 
 def annotate_silver(
@@ -207,7 +216,7 @@ def annotate_silver(
         kept.append(doc)
     report.kept += len(kept)
     report.extraction = extraction_summary(rows)
-    report.usage = usage_summary(rows)
+    report.usage = usage_summary(rows, priced=model_settings(nlp)["prices"] is not None)
     return kept, report
 
 

@@ -67,21 +67,23 @@ def _mean(total: float, n: int) -> Optional[float]:
     return total / n if n else None
 
 
-def usage_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def usage_summary(rows: Sequence[Mapping[str, Any]], priced: bool) -> dict[str, Any]:
     """Totals and means of per-doc accounting rows (`ChatResponse.accounting()`, empty for a doc never sent).
 
     Means are over successful replies (no `error`: a failed request has no tokens worth averaging); those of tokens
     and cost over the replies whose figure is known (`unknown_usage`: replies with a token figure the provider did
-    not give as a count). cost_usd: at the configured prices (None when the model has no prices); cost_usd_paid:
-    only the replies requested in this run (not cached).
+    not give as a count). priced: whether the model has prices in its config. cost_usd: at those prices (None
+    without prices, or when no reply's cost is known: `unknown_cost` counts the replies without one);
+    cost_usd_paid: only the replies requested in this run (not cached).
     """
     requests = [row for row in rows if row]
     replies = [row for row in requests if not row.get("error")]
     fresh = [row for row in replies if not row.get("cached")]
     known = {name: [int(row[name]) for row in replies if row.get(name) is not None] for name in TOKEN_FIELDS}
     time_total = sum(float(row.get("latency_s") or 0.0) for row in replies)
-    priced = any(row.get("cost_usd") is not None for row in requests)
     costs = [float(row["cost_usd"]) for row in replies if row.get("cost_usd") is not None]
+    # With prices, a cost is known when some reply has one, or when there is no reply to price (nothing spent).
+    costed = priced and (bool(costs) or not replies)
     summary: dict[str, Any] = {
         "requests": len(requests),
         "responses": len(replies),
@@ -98,10 +100,11 @@ def usage_summary(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     for name in TOKEN_FIELDS:
         summary[name if name == "total_tokens" else f"total_{name}"] = sum(known[name])
     summary.update(
-        cost_usd=sum(costs) if priced else None,
+        unknown_cost=len(replies) - len(costs) if priced else None,
+        cost_usd=sum(costs) if costed else None,
         cost_usd_paid=sum(float(row["cost_usd"]) for row in fresh if row.get("cost_usd") is not None)
-        if priced else None,
-        cost_per_1000_responses_usd=_mean(sum(costs) * 1000, len(costs)) if priced else None,
+        if costed else None,
+        cost_per_1000_responses_usd=_mean(sum(costs) * 1000, len(costs)) if costed else None,
     )
     return summary
 
