@@ -1,0 +1,281 @@
+"""Assertion (`clinical_context`, issue 15) on gold spans, and what it costs a CNN pipeline.
+
+    python benchmarks/assertion.py                      # trains a small CNN pipeline for the cost figure
+    python benchmarks/assertion.py --model training/cnn/model-best --repeats 3
+
+Three measures, written to `benchmarks/results/assertion.md` with the date, machine, commit and data:
+- ER_NER polarity: the allergy mentions of train + val that carry `Polaridade` (247), built by the project's JSON
+  converter, given to `clinical_context` as gold spans; gold from `context.gold.gold_assertions` (`Negativa` ->
+  absent, `Positiva` -> present); a prediction other than "absent" counts as present. Accuracy, P/R/F1 of the
+  negated class, the confusions, up to 10 errors as 40-character excerpts.
+- The hand-written set (`tests/fixtures/assertion/sentences.jsonl`): per-category P/R/F1 (one against the rest over
+  ASSERTIONS), accuracy and the confusion matrix, for all sentences and per variant (pt-BR, pt-PT).
+- Cost: `nlp.pipe` over the NestedClinBr test notes with and without `clinical_context` after the NER, best of
+  `--repeats` alternating runs; ms per note and the ratio. The pipeline is `--model`, or `configs/cnn.cfg` trained
+  here for `--steps` steps on NestedClinBr train (same architecture as the shipped one, so the same cost per note).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Iterable, Optional
+
+import spacy
+import typer
+from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from spacy_clinical_pt.context import ASSERTIONS
+from spacy_clinical_pt.context.gold import gold_assertions
+from spacy_clinical_pt.convert import convert_path, read_records
+from spacy_clinical_pt.corpus import ConversionReport, build_docs, doc_id, excerpt
+from spacy_clinical_pt.results import git_commit, sha256_of
+from spacy_clinical_pt.tokenizer import clinical_nlp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from provenance import date_line, machine_line  # noqa: E402  (beside this script)
+
+RESULTS = Path("benchmarks/results/assertion.md")
+REPO = Path(__file__).resolve().parents[1]
+CORPORA = REPO.parent / "shared" / "corpora"
+HAND_WRITTEN = REPO / "tests" / "fixtures" / "assertion" / "sentences.jsonl"
+CNN_CONFIG = REPO / "configs" / "cnn.cfg"
+POLARITY = ("absent", "present")
+MAX_ERRORS = 10
+
+
+def context_nlp() -> Language:
+    """The clinical tokenizer with `clinical_context` alone: assertion on the spans already in a doc."""
+    nlp = clinical_nlp()
+    nlp.add_pipe("clinical_context")
+    return nlp
+
+
+def window(doc: Doc, start_char: int, end_char: int) -> str:
+    """A 40-character excerpt of `doc` around the characters `start_char:end_char` (the span first)."""
+    before = max(0, start_char - 12)
+    return excerpt(doc.text, before, before + 40)
+
+
+def er_ner_polarity(nlp: Language, folder: Path) -> tuple[list[str], list[str], list[str]]:
+    """Gold and predicted polarity of every ER_NER span with a gold assertion in train + val.
+
+    nlp: `context_nlp()`. folder: the ER_NER corpus (train.json, val.json).
+    RETURNS: (gold, predicted ("absent" or "present"), the errors as table rows).
+    """
+    report = ConversionReport(lenient=True)  # the one label-less annotation of train.json is reported, not fatal
+    records = [
+        record for name in ("train.json", "val.json") for record in read_records(folder / name, "jsonspans", report)
+    ]
+    gold, predicted, errors = [], [], []
+    for doc in build_docs(nlp, records, report):
+        wanted = gold_assertions(doc)
+        if not wanted:
+            continue
+        doc = nlp(doc)
+        for span in doc.spans["sc"]:
+            expected = wanted.get((span.start, span.end, span.label_))
+            if expected is None:
+                continue
+            found = "absent" if span._.assertion == "absent" else "present"
+            gold.append(expected)
+            predicted.append(found)
+            if found != expected and len(errors) < MAX_ERRORS:
+                cue = span._.assertion_cue
+                errors.append(
+                    f"| {doc_id(doc)} | {expected} | {span._.assertion} | "
+                    f"{excerpt(cue.text) if cue is not None else '-'} | "
+                    f"`{window(doc, span.start_char, span.end_char)}` |"
+                )
+    return gold, predicted, errors
+
+
+def hand_written(nlp: Language, path: Path) -> tuple[list[dict], list[str]]:
+    """Gold and predicted assertion of every span of the hand-written set.
+
+    RETURNS: one {"variant", "gold", "predicted"} per span; the errors as table rows (all of them: the set is ours).
+    """
+    rows, errors = [], []
+    with path.open(encoding="utf8") as lines:
+        sentences = [json.loads(line) for line in lines]
+    for sentence in sentences:
+        doc = nlp.make_doc(sentence["text"])
+        doc.spans["sc"] = [doc.char_span(s["start"], s["end"], label=s["label"]) for s in sentence["spans"]]
+        doc = nlp(doc)
+        for span, gold in zip(doc.spans["sc"], sentence["spans"]):
+            rows.append({"variant": sentence["variant"], "gold": gold["assertion"], "predicted": span._.assertion})
+            if span._.assertion != gold["assertion"]:
+                cue = span._.assertion_cue
+                errors.append(
+                    f"| {sentence['id']} | {sentence['covers']} | `{excerpt(span.text)}` | {gold['assertion']} | "
+                    f"{span._.assertion} | {excerpt(cue.text) if cue is not None else '-'} |"
+                )
+    return rows, errors
+
+
+def confusion_table(gold: list[str], predicted: list[str], rows: Iterable[str]) -> list[str]:
+    """A markdown confusion matrix: a row per gold class in `rows`, a column per assertion predicted."""
+    rows = list(rows)
+    matrix = confusion_matrix(gold, predicted, labels=list(ASSERTIONS))
+    lines = ["| gold \\ predicted | " + " | ".join(ASSERTIONS) + " |", "|---" * (len(ASSERTIONS) + 1) + "|"]
+    for index, assertion in enumerate(ASSERTIONS):
+        if assertion in rows:
+            lines.append(f"| {assertion} | " + " | ".join(str(n) for n in matrix[index]) + " |")
+    return lines
+
+
+def category_table(gold: list[str], predicted: list[str]) -> list[str]:
+    """Per-category precision, recall, F1 and support (one against the rest), and the macro average."""
+    precision, recall, f1, support = precision_recall_fscore_support(
+        gold, predicted, labels=list(ASSERTIONS), zero_division=0
+    )
+    lines = ["| assertion | precision | recall | F1 | spans |", "|---|---|---|---|---|"]
+    for index, assertion in enumerate(ASSERTIONS):
+        lines.append(
+            f"| {assertion} | {precision[index]:.3f} | {recall[index]:.3f} | {f1[index]:.3f} | {support[index]} |"
+        )
+    lines.append(f"| macro | {precision.mean():.3f} | {recall.mean():.3f} | {f1.mean():.3f} | {support.sum()} |")
+    return lines
+
+
+def trained_cnn(folder: Path, steps: int) -> Path:
+    """`configs/cnn.cfg` trained `steps` steps on NestedClinBr train (test as dev) in `folder`; RETURNS model-last."""
+    from spacy.cli.train import train
+
+    corpus = CORPORA / "nestedclinbr"
+    for split in ("train", "test"):
+        convert_path(corpus / split, folder / f"{split}.spacy", format="brat")
+    overrides = {
+        "paths.train": str(folder / "train.spacy"),
+        "paths.dev": str(folder / "test.spacy"),
+        "training.max_steps": steps,
+        "training.eval_frequency": steps,
+        "training.patience": 0,
+    }
+    train(CNN_CONFIG, folder / "model", overrides=overrides)
+    return folder / "model" / "model-last"
+
+
+def pipe_seconds(nlp: Language, texts: list[str]) -> float:
+    """Wall seconds of one `nlp.pipe` pass over `texts`."""
+    started = time.perf_counter()
+    for _ in nlp.pipe(texts):
+        pass
+    return time.perf_counter() - started
+
+
+def cost(model: Path, repeats: int) -> dict[str, float]:
+    """Seconds per note of `model` with and without `clinical_context`, best of `repeats` alternating passes over
+    the NestedClinBr test notes, and the spans per note the model predicts (what the component has to qualify)."""
+    texts = [path.read_text(encoding="utf8") for path in sorted((CORPORA / "nestedclinbr" / "test").glob("*.txt"))]
+    plain = spacy.load(model)
+    with_context = spacy.load(model)
+    with_context.add_pipe("clinical_context")
+    spans = sum(len(doc.spans.get("sc", [])) for doc in plain.pipe(texts))  # also the warm-up of `plain`
+    pipe_seconds(with_context, texts)
+    times: dict[str, list[float]] = {"plain": [], "context": []}
+    for _ in range(repeats):
+        times["plain"].append(pipe_seconds(plain, texts))
+        times["context"].append(pipe_seconds(with_context, texts))
+    best_plain, best_context = min(times["plain"]), min(times["context"])
+    return {
+        "notes": len(texts),
+        "spans_per_note": spans / len(texts),
+        "plain_ms": 1000 * best_plain / len(texts),
+        "context_ms": 1000 * best_context / len(texts),
+        "added": (best_context - best_plain) / best_plain,
+    }
+
+
+def main(
+    model: Annotated[Optional[Path], typer.Option(help="CNN pipeline to time; default: train one here.")] = None,
+    steps: Annotated[int, typer.Option(help="Training steps of the pipeline trained when --model is not given.")] = 300,
+    repeats: Annotated[int, typer.Option(help="Timed passes of each pipeline (alternating); the best counts.")] = 3,
+) -> None:
+    """Score `clinical_context` on ER_NER polarity and on the hand-written set, time it, write the results file."""
+    nlp = context_nlp()
+    er_ner = CORPORA / "er_ner"
+    gold, predicted, er_errors = er_ner_polarity(nlp, er_ner)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        gold, predicted, labels=["absent"], average=None, zero_division=0
+    )
+    rows, set_errors = hand_written(nlp, HAND_WRITTEN)
+    with tempfile.TemporaryDirectory() as folder:
+        timed = cost(model or trained_cnn(Path(folder), steps), repeats)
+    pipeline = str(model) if model else f"configs/cnn.cfg trained {steps} steps on NestedClinBr train"
+    lines = [
+        "# Assertion (`clinical_context`) on gold spans, and its cost",
+        "",
+        date_line(),
+        machine_line(),
+        f"- commit: {git_commit(REPO) or 'unknown'}",
+        f"- data: ER_NER train.json sha256 {sha256_of(er_ner / 'train.json')[:12]}, val.json "
+        f"{sha256_of(er_ner / 'val.json')[:12]}; hand-written set sha256 {sha256_of(HAND_WRITTEN)[:12]}; "
+        "NestedClinBr test notes for the cost",
+        f"- method: `python benchmarks/assertion.py{f' --model {model}' if model else f' --steps {steps}'} "
+        f"--repeats {repeats}`",
+        "",
+        "## ER_NER polarity on gold spans (train + val, allergy mentions with `Polaridade`)",
+        "",
+        "Gold `Negativa` -> absent, `Positiva` -> present; a predicted assertion other than absent counts as present.",
+        "",
+        f"- spans: {len(gold)} ({Counter(gold)['absent']} absent, {Counter(gold)['present']} present)",
+        f"- accuracy: {accuracy_score(gold, predicted):.3f}",
+        f"- negated class: precision {precision[0]:.3f}, recall {recall[0]:.3f}, F1 {f1[0]:.3f}",
+        "",
+        *confusion_table(gold, predicted, POLARITY),
+        "",
+        f"Errors (first {MAX_ERRORS} of {sum(g != p for g, p in zip(gold, predicted))}):",
+        "",
+        "| note | gold | predicted | cue | excerpt |",
+        "|---|---|---|---|---|",
+        *er_errors,
+        "",
+        "## The hand-written set (`tests/fixtures/assertion/`)",
+    ]
+    for variant in ("all", "pt-BR", "pt-PT"):
+        chosen = [row for row in rows if variant in ("all", row["variant"])]
+        set_gold = [row["gold"] for row in chosen]
+        set_predicted = [row["predicted"] for row in chosen]
+        lines += [
+            "",
+            f"### {variant}: {len(chosen)} spans, accuracy {accuracy_score(set_gold, set_predicted):.3f}",
+            "",
+            *category_table(set_gold, set_predicted),
+            "",
+            *confusion_table(set_gold, set_predicted, ASSERTIONS),
+        ]
+    lines += [
+        "",
+        f"Errors ({len(set_errors)}):",
+        "",
+        "| id | covers | span | gold | predicted | cue |",
+        "|---|---|---|---|---|---|",
+        *set_errors,
+        "",
+        "## Cost: time added to a CNN pipeline per note",
+        "",
+        f"- pipeline: {pipeline}; {timed['spans_per_note']:.1f} predicted spans per note",
+        f"- `nlp.pipe` over the {timed['notes']} NestedClinBr test notes, best of {repeats} alternating passes",
+        "",
+        "| pipeline | ms per note |",
+        "|---|---|",
+        f"| NER | {timed['plain_ms']:.2f} |",
+        f"| NER + clinical_context | {timed['context_ms']:.2f} |",
+        "",
+        f"Time added by clinical_context: {100 * timed['added']:.1f} %",
+    ]
+    text = "\n".join(lines) + "\n"
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text, encoding="utf8")
+    print(text)
+
+
+if __name__ == "__main__":
+    typer.run(main)
