@@ -6,8 +6,9 @@
 #   3. the `offline` workflow of project.yml: convert, stats, split, train the CNN pipeline, evaluate on the test
 #      notes (threshold chosen on dev), tabulate, build the `pt_clinical_cnn` wheel and install it into .venv;
 #   4. print the evaluation table;
-#   5. in a new process, load `pt_clinical_cnn` BY NAME and annotate an example note: print its entities and
-#      write an HTML visualisation (displaCy spans) to metrics/demo/example_note.html.
+#   5. in a new process, load `pt_clinical_cnn` BY NAME and annotate an example note: print its entities with
+#      their assertion (the packaged `clinical_context`: "Nega febre." -> febre absent) and write an HTML
+#      visualisation (displaCy spans, negated entities in grey) to metrics/demo/example_note.html.
 # A second run reuses what is up to date (weasel compares the deps and outputs of each step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,6 +41,13 @@ Refere dor torácica em aperto há duas horas, com irradiação para membro supe
 Ao exame: edema em membros inferiores. ECG com supradesnivelamento do segmento ST em parede inferior.
 Troponina elevada. Solicitado ecocardiograma transtorácico. Iniciado AAS e clopidogrel.
 NOTE
-echo "[main] open metrics/demo/example_note.html to see the entities (nested ones drawn one above the other)"
+python - <<'PY'
+import spacy
+
+nlp = spacy.load("pt_clinical_cnn")
+doc = nlp("Nega febre. Refere dor torácica em aperto há duas horas.")
+print("[main] assertion (clinical_context):", ", ".join(f"{s.text!r} {s._.assertion}" for s in doc.spans["sc"]) or "no entities")
+PY
+echo "[main] open metrics/demo/example_note.html to see the entities (nested ones drawn one above the other, negated ones in grey)"
 echo "[main] wheel: $(ls -l packages/pt_clinical_cnn-0.1.0/dist/*.whl | awk '{print $5, $9}') bytes"
 echo "[main] done in $(( $(date +%s) - started )) s"

@@ -5,7 +5,10 @@ Both exports work for gold documents built by `convert` and for model prediction
   is written as that entity was read: its original offsets, its discontinuous fragments (several spans
   sharing the id become one entity again), its extra attributes (ER_NER's `Polaridade`), its BRAT id;
 - any other span (a prediction) is written from its own character offsets, with a fresh id, and with its
-  confidence when the span group carries `attrs["scores"]`.
+  confidence when the span group carries `attrs["scores"]`; and with its assertion when the pipeline's
+  `clinical_context` set one (`predicted_assertion`): in BRAT one attribute line per flag
+  (`context.gold.FLAG_ATTRIBUTES`: `A1 Negation T3`, `A2 Certainty T3 Speculated`...), in JSON spans
+  `"assertion"` and the five flags (`"is_negated": true`...).
 So convert -> export gives back the same annotations, and a model's output can be loaded into BRAT.
 
 Nothing is written that the converters could not read back: a document without text, an entity with an
@@ -22,10 +25,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple
 
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from .convert.brat import text_column
 from .corpus import ConversionError, doc_id, entity_attributes, is_int
+
+# The span extensions `clinical_context` sets, as written for a prediction (context/__init__.py).
+ASSERTION_FLAGS = ("is_negated", "is_uncertain", "is_historical", "is_hypothetical", "is_family")
 
 BRAT_ID = re.compile(r"T(\d+)$", re.ASCII)
 UNSAFE_NAME = re.compile(r"[^\w.\-/]+")
@@ -35,13 +41,17 @@ JSON_ESCAPES = {"\u2028": "\\u2028", "\u2029": "\\u2029", "\x85": "\\u0085"}
 
 
 class ExportedEntity(NamedTuple):
-    """One entity to write: its label, its (start, end) fragments, its attributes, source id and score."""
+    """One entity to write: its label, its (start, end) fragments, its attributes, source id and score.
+
+    assertion: a prediction's `{"assertion": "absent", "is_negated": True, ...}` (`predicted_assertion`), or None.
+    """
 
     label: str
     fragments: tuple[tuple[int, int], ...]
     attributes: dict[str, Any]
     id: str | None = None
     score: float | None = None
+    assertion: dict[str, Any] | None = None
 
     @property
     def start(self) -> int:
@@ -62,6 +72,22 @@ class ExportSummary(NamedTuple):
     docs: int
     entities: int
     skipped_attributes: Counter = Counter()
+
+
+def predicted_assertion(span: Span) -> dict[str, Any] | None:
+    """`{"assertion": ..., "is_negated": ..., ...}` of a span that `clinical_context` qualified, else None.
+
+    None too when the extensions are registered but nothing set them on this doc (a pipeline without the
+    component): their defaults would claim "present" for spans nobody looked at.
+    """
+    if not Span.has_extension("assertion"):
+        return None
+    # spaCy keeps a span extension's value in user data under this key once it is set.
+    if ("._.", "assertion", span.start_char, span.end_char) not in span.doc.user_data:
+        return None
+    values = {"assertion": span._.assertion}
+    values.update({flag: bool(span._.get(flag)) for flag in ASSERTION_FLAGS if Span.has_extension(flag)})
+    return values
 
 
 def document_entities(doc: Doc, spans_key: str = "sc") -> list[ExportedEntity]:
@@ -85,7 +111,8 @@ def document_entities(doc: Doc, spans_key: str = "sc") -> list[ExportedEntity]:
             present.add(span.id_)
             continue
         score = float(scores[index]) if scores is not None else None
-        fresh.append(ExportedEntity(span.label_, ((span.start_char, span.end_char),), {}, None, score))
+        assertion = predicted_assertion(span)
+        fresh.append(ExportedEntity(span.label_, ((span.start_char, span.end_char),), {}, None, score, assertion))
     entities = [
         ExportedEntity(
             source["label"],
@@ -171,7 +198,7 @@ def _brat_lines(text: str, entities: list[ExportedEntity], skipped: Counter) -> 
             next_number += 1
         offsets = ";".join(f"{start} {end}" for start, end in entity.fragments)
         lines.append(f"{brat_id}\t{_brat_label(entity.label)} {offsets}\t{text_column(text, entity.fragments)}")
-        for name, value in entity.attributes.items():
+        for name, value in {**entity.attributes, **_assertion_attributes(entity.assertion)}.items():
             if value is True:
                 lines.append(f"A{attribute_number}\t{_brat_label(name)} {brat_id}")
             elif isinstance(value, str) and value and not any(c.isspace() for c in value):
@@ -183,6 +210,15 @@ def _brat_lines(text: str, entities: list[ExportedEntity], skipped: Counter) -> 
     return lines
 
 
+def _assertion_attributes(assertion: dict[str, Any] | None) -> dict[str, Any]:
+    """The BRAT attributes of a prediction's assertion flags: `{"Negation": True, "Certainty": "Speculated"}`."""
+    from .context.gold import FLAG_ATTRIBUTES
+
+    if not assertion:
+        return {}
+    return dict(FLAG_ATTRIBUTES[flag] for flag in ASSERTION_FLAGS if assertion.get(flag))
+
+
 def export_jsonspans(
     docs: Iterable[Doc], path: str | Path, spans_key: str = "sc", start_key: str = "begin"
 ) -> ExportSummary:
@@ -192,7 +228,8 @@ def export_jsonspans(
     path: a `.json` file (one JSON list) or a `.jsonl` file (one document per line).
     start_key: the name of the start offset, "begin" as in ER_NER (or "start").
     Each annotation is `{start_key, "end", "label", **attributes}`, plus `"fragments": [[start, end], ...]`
-    for a discontinuous entity and `"score"` for a prediction with a confidence. A numeric document id
+    for a discontinuous entity, `"score"` for a prediction with a confidence, and `"assertion"` with the five
+    flags (`"is_negated"`...) for a prediction `clinical_context` qualified. A numeric document id
     is written as a number, as ER_NER has it, unless the number would read back differently ("007").
     U+2028, U+2029 and U+0085 are written escaped, so that no tool splits a JSONL line at them.
     """
@@ -215,6 +252,7 @@ def export_jsonspans(
                 annotation["fragments"] = [list(f) for f in entity.fragments]
             if entity.score is not None:
                 annotation["score"] = entity.score
+            annotation.update(entity.assertion or {})
             annotations.append(annotation)
         record = {
             "doc_id": int(identifier) if NUMERIC_ID.match(identifier) else identifier,

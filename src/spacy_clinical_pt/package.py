@@ -15,6 +15,10 @@ The wheel is named after the encoder (`encoders.pipeline_package_name`): `pt_cli
 - `requirements`: `spacy-clinical-pt` (the `clinical_tagger` factory and the clinical tokenizer live there and are
   found through its entry points), plus what spaCy finds in the config (spacy-transformers...).
 
+The packaged pipeline ends with `clinical_context` (assertion: `span._.is_negated`, `span._.assertion`...) on the
+pipeline's spans key, added when the trained pipeline has none; `--no-context` leaves it out (and removes one the
+trained pipeline had). Its rules are saved in the package, so `spacy.load` needs no rule file.
+
 With `--metrics`, the threshold `evaluate` chose on the dev set (or was given) is written into the packaged
 pipeline, so the wheel decodes as it was evaluated. A threshold chosen on the test set (oracle policy) is never
 written: it is reported in the meta as the optimistic figure it is, and the pipeline keeps its own.
@@ -40,6 +44,7 @@ from .encoders import ENCODERS, encoder_key, pipeline_package_name
 from .results import read_metrics
 
 PACKAGE_REQUIREMENT_NAME = "spacy-clinical-pt"
+CONTEXT_FACTORY = "clinical_context"
 OWN_THRESHOLD = "the pipeline's own (set at training)"
 
 # The data the pipelines learn from: terms, attribution, where it comes from (see ../shared/corpora/*/SOURCE.md).
@@ -143,6 +148,7 @@ def package_pipeline(
     metrics_path: Optional[str | Path] = None,
     apply_threshold: bool = True,
     description: Optional[str] = None,
+    context: bool = True,
 ) -> PackageResult:
     """Build `<name>-<version>-py3-none-any.whl` from a trained pipeline folder.
 
@@ -156,6 +162,7 @@ def package_pipeline(
     metrics_path: `evaluate`'s metrics.json on the test set, recorded in the meta.
     apply_threshold: write the threshold chosen on dev (or given) in metrics.json into the packaged pipeline.
     description: the meta's description (default: labels, encoder and corpus in one sentence).
+    context: end the pipeline with `clinical_context` (`set_context`); False leaves it out.
     Raises ValueError for an unknown encoder, a bad name or version, a folder spaCy cannot load, a metrics file
     that is not `evaluate`'s, or a failed build (with pip's last lines); OSError when `output_dir` cannot be made.
     """
@@ -167,6 +174,7 @@ def package_pipeline(
     if metrics is not None:
         threshold_note = apply_evaluation_threshold(nlp, metrics.get("threshold") or {}, apply_threshold,
                                                     metrics_path)
+    set_context(nlp, context)
     clinical = clinical_meta(nlp, key, train_corpus, threshold_note)
     meta = _pipeline_meta(nlp, name, version, clinical, corpus_source(train_corpus),
                           description or _description(clinical, key))
@@ -256,9 +264,36 @@ def apply_evaluation_threshold(
     return section.get("description", section["policy"])
 
 
+def set_context(nlp: Any, include: bool = True) -> None:
+    """End the pipeline with a `clinical_context` on its spans key (added when it has none), or remove every one.
+
+    nlp: the pipeline to package. include: False removes them (`--no-context`).
+    """
+    from .pipes import pipeline_spans_key
+
+    names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == CONTEXT_FACTORY]
+    if not include:
+        for name in names:
+            nlp.remove_pipe(name)
+        return
+    if not names:
+        from . import context  # noqa: F401  registers the factory in this process; the wheel finds it by entry point
+
+        nlp.add_pipe(CONTEXT_FACTORY, last=True, config={"spans_key": pipeline_spans_key(nlp)})
+
+
+def _context_meta(nlp: Any) -> Optional[dict[str, Any]]:
+    """The meta's `clinical_pt.assertion`: the `clinical_context` component and its spans key, or None."""
+    names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == CONTEXT_FACTORY]
+    if not names:
+        return None
+    component = nlp.get_pipe(names[-1])
+    return {"component": names[-1], "spans_key": component.spans_key, "rules": len(component.rules)}
+
+
 def clinical_meta(nlp: Any, encoder: str, train_corpus: str, threshold_note: str) -> dict[str, Any]:
     """The meta's `clinical_pt` section: encoder, scheme, labels, spans key, thresholds and where they come from,
-    the span classifier if any, the training corpus.
+    the span classifier if any, the training corpus, the assertion component if any.
 
     nlp: the pipeline, thresholds set. encoder: the encoder key. train_corpus: the corpus key or name.
     threshold_note: where the threshold comes from (`apply_evaluation_threshold`).
@@ -288,6 +323,7 @@ def clinical_meta(nlp: Any, encoder: str, train_corpus: str, threshold_note: str
         "threshold_source": threshold_note,
         "span_classifier": classifier.name if classifier is not None else None,
         "training_corpus": corpus_source(train_corpus)["name"],
+        "assertion": _context_meta(nlp),
         "package_version": __version__,
     }
 

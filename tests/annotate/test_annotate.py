@@ -563,3 +563,89 @@ def test_command_brat_skips_a_note_whose_text_begins_with_a_byte_order_mark(runn
     assert result.exit_code == EXIT_PARTIAL, result.output
     assert f"  {source}:line 2: the text begins with U+FEFF, which BRAT files cannot keep" in result.stderr
     assert sorted(p.name for p in (tmp_path / "brat").iterdir()) == ["a.ann", "a.txt"]
+
+
+# -- Assertion (issue 15): a pipeline with clinical_context writes each entity's assertion. ----------------------
+
+ASSERTION_NOTE = "Nega dor no peito.\r\nRefere dor lombar."
+
+
+@pytest.fixture(scope="module")
+def context_pipeline_dir(tmp_path_factory) -> Path:
+    import spacy_clinical_pt.context  # noqa: F401  the factory, before the entry point is installed
+
+    nlp = clinical_nlp()
+    nlp.add_pipe("annotate_test_marks_dor")
+    nlp.add_pipe("clinical_context")
+    folder = tmp_path_factory.mktemp("context_pipeline") / "pipeline"
+    nlp.to_disk(folder)
+    return folder
+
+
+def qualified_docs(context_pipeline_dir, notes=(("n1", ASSERTION_NOTE),)):
+    nlp = spacy.load(context_pipeline_dir)
+    return list(annotate_notes(nlp, [Note(doc_id, text, "test") for doc_id, text in notes]))
+
+
+def test_jsonl_and_brat_carry_the_assertion(context_pipeline_dir, tmp_path):
+    docs = qualified_docs(context_pipeline_dir)
+    write_annotations(docs, tmp_path / "out.jsonl", "jsonl")
+    (row,) = jsonl_rows(tmp_path / "out.jsonl")
+    flags = {"is_negated": False, "is_uncertain": False, "is_historical": False, "is_hypothetical": False,
+             "is_family": False}
+    assert [{k: a[k] for k in ("start", "end", "assertion", *flags)} for a in row["annotations"]] == [
+        {"start": 5, "end": 8, "assertion": "absent", **flags, "is_negated": True},
+        {"start": 27, "end": 30, "assertion": "present", **flags},
+    ]
+    write_annotations(docs, tmp_path / "brat", "brat")
+    assert (tmp_path / "brat" / "n1.ann").read_text(encoding="utf8").splitlines() == [
+        "T1\tProblema 5 8\tdor", "A1\tNegation T1", "T2\tProblema 27 30\tdor"]
+
+
+def test_html_draws_negated_entities_apart_and_show_prints_the_assertion(context_pipeline_dir, tmp_path):
+    from spacy_clinical_pt.annotate import entity_lines
+    from spacy_clinical_pt.annotate.write import NEGATED_COLOR
+
+    docs = qualified_docs(context_pipeline_dir)
+    write_annotations(docs, tmp_path / "out.html", "html", labels=["Problema"])
+    page = (tmp_path / "out.html").read_text(encoding="utf8")
+    assert "Problema (negado)" in page and NEGATED_COLOR in page
+    assert page.count("Problema (negado)") == 1
+    assert docs[0].spans["sc"][0].label_ == "Problema"  # the doc itself is not relabelled
+    assert entity_lines(docs[0]) == [
+        "Problema          5-8      0.200  absent       dor",
+        "Problema         27-30     0.600  present      dor",
+    ]
+
+
+def test_without_clinical_context_nothing_about_assertion_is_written(rule_pipeline_dir, tmp_path):
+    import spacy_clinical_pt.context  # noqa: F401  extensions registered, but no component ran
+
+    from spacy_clinical_pt.annotate import entity_lines
+
+    nlp = spacy.load(rule_pipeline_dir)
+    docs = list(annotate_notes(nlp, [Note("n1", ASSERTION_NOTE, "test")]))
+    write_annotations(docs, tmp_path / "out.jsonl", "jsonl")
+    assert all("assertion" not in a for a in jsonl_rows(tmp_path / "out.jsonl")[0]["annotations"])
+    write_annotations(docs, tmp_path / "out.html", "html", labels=["Problema"])
+    assert "negado" not in (tmp_path / "out.html").read_text(encoding="utf8")
+    assert entity_lines(docs[0])[0] == "Problema          5-8      0.200  dor"
+
+
+# Doc.from_docs copies user data, where clinical_context keeps `assertion_cue` as a Span, which cannot be copied
+# (E112): a fix in context/component.py (the cue kept as token offsets, the Span given by a getter) makes it pass.
+@pytest.mark.xfail(strict=True, raises=NotImplementedError, reason="assertion_cue stored as a Span in user data")
+def test_a_long_note_keeps_the_assertion_of_each_piece(context_pipeline_dir):
+    nlp = spacy.load(context_pipeline_dir)
+    nlp.max_length = 60
+    text = "Nega dor no peito.\n\nRefere dor lombar há dois dias.\n\n" * 4
+    [doc] = annotate_notes(nlp, [Note("long", text, "test")])
+    assert doc.text == text and len(doc.spans["sc"]) == 8
+    assert [s._.assertion for s in doc.spans["sc"]] == ["absent", "present"] * 4
+
+
+def test_two_processes_carry_the_assertion(context_pipeline_dir):
+    nlp = spacy.load(context_pipeline_dir)
+    notes = [Note(f"n{i}", ASSERTION_NOTE, "test") for i in range(4)]
+    docs = list(annotate_notes(nlp, notes, n_process=2, batch_size=1))
+    assert [[s._.assertion for s in doc.spans["sc"]] for doc in docs] == [["absent", "present"]] * 4

@@ -38,10 +38,11 @@ def test_reads_records_with_nested_and_discontinuous_entities():
     assert entities["T3"].fragments == ((37, 42), (28, 32))  # order of the file kept
     assert (entities["T3"].start, entities["T3"].end) == (28, 42)
     assert entities["T1"].origin.endswith("nota1.ann:line 1")
+    # the attribute line `A1 Negado T5` is kept on its entity, the other kinds are counted
+    assert entities["T5"].attributes == {"Negado": True} and entities["T1"].attributes == {}
     assert report.ignored_lines == {
         "# (note)": 1,
         "R (relation)": 1,
-        "A (attribute)": 1,
         "N (normalization)": 1,
         "E (event)": 1,
     }
@@ -161,6 +162,66 @@ def test_bad_line_strict_names_file_and_line_lenient_drops_it(nlp, tmp_path, lin
     assert report.entities == 1
     assert len(report.dropped) == 1
     assert report.dropped[0]["where"].endswith("a.ann:line 2") and problem in report.dropped[0]["problem"]
+
+
+ASSERTION_ANN = (
+    "T1\tProblema 0 12\tDor toracica\n"
+    "T2\tProblema 15 20\tfebre\n"
+    "A1\tNegation T2\n"
+    "M2\tCertainty T1 Speculated\n"
+    "E1\tProblema:T1\n"
+    "A3\tNegation E1\n"
+)
+
+
+def test_attribute_lines_are_kept_on_their_entities_and_read_as_gold_assertion(nlp, tmp_path):
+    from spacy_clinical_pt.context.gold import gold_assertions
+
+    folder = write_pair(tmp_path / "in", "a", TEXT, ASSERTION_ANN)
+    report = ConversionReport()
+    (record,) = read_brat(folder, report)
+    assert [(e.id, e.attributes) for e in record.entities] == [
+        ("T1", {"Certainty": "Speculated"}), ("T2", {"Negation": True})]
+    assert report.ignored_lines == {"E (event)": 1, "A (attribute of an event)": 1}
+    convert(nlp, tmp_path, folder)
+    (doc,) = load_docs(tmp_path / "out.spacy")
+    assert gold_assertions(doc) == {(0, 2, "Problema"): "possible", (3, 4, "Problema"): "absent"}
+    # export writes them back as attribute lines, renumbered
+    export_brat([doc], tmp_path / "back")
+    assert (tmp_path / "back" / "a.ann").read_text(encoding="utf8").splitlines() == [
+        "T1\tProblema 0 12\tDor toracica", "A1\tCertainty T1 Speculated",
+        "T2\tProblema 15 20\tfebre", "A2\tNegation T2"]
+
+
+MALFORMED_ATTRIBUTE = "malformed attribute line: expected 'An<TAB>Name Tn' or 'An<TAB>Name Tn Value'"
+
+
+@pytest.mark.parametrize(
+    "line, problem",
+    [
+        ("A1\tNegation T7", "attribute A1: no entity 'T7' in the file"),
+        ("A1\tNegation", MALFORMED_ATTRIBUTE),
+        ("A1\tCertainty T9 Speculated extra", MALFORMED_ATTRIBUTE),
+        ("Ax\tNegation T9", MALFORMED_ATTRIBUTE),
+        ("A1\tNegation T9\nA2\tNegation T9", "attribute A2: T9 already has 'Negation'"),
+    ],
+)
+def test_bad_attribute_line_strict_names_file_and_line_lenient_drops_it(nlp, tmp_path, line, problem):
+    folder = write_pair(tmp_path / "in", "a", TEXT, f"T9\tProblema 15 20\tfebre\n{line}\n")
+    with pytest.raises(ConversionError) as error:
+        convert(nlp, tmp_path, folder)
+    assert problem in str(error.value)
+    report = convert(nlp, tmp_path, folder, lenient=True)
+    assert report.entities == 1 and [d["problem"] for d in report.dropped] == [problem]
+    number = line.count("\n") + 2
+    assert report.dropped[0]["where"].endswith(f"a.ann:line {number}")
+
+
+def test_attribute_of_a_dropped_entity_is_dropped_with_it(nlp, tmp_path):
+    folder = write_pair(tmp_path / "in", "a", TEXT, "T1\tProblema 0 12\tDor toracico\nA1\tNegation T1\n")
+    report = convert(nlp, tmp_path, folder, lenient=True)
+    assert report.entities == 0
+    assert [d["problem"] for d in report.dropped][1:] == ["attribute A1 of T1, which was dropped"]
 
 
 def test_duplicate_id_is_dropped(nlp, tmp_path):

@@ -254,3 +254,76 @@ def test_stored_offsets_that_are_bools_are_refused_before_writing(nlp, tmp_path)
         export_brat([doc], tmp_path / "brat")
     with pytest.raises(ConversionError, match=r"is no span of the text"):
         export_jsonspans([doc], tmp_path / "out.json")
+
+
+# ---- assertion: a prediction qualified by clinical_context, a gold corpus's own attributes ----------------
+
+
+def qualified_doc(nlp):
+    """`predicted_doc` after `clinical_context`: "dor no peito" present, "febre" negated (extensions set by hand)."""
+    import spacy_clinical_pt.context  # noqa: F401  registers the span extensions
+
+    doc = predicted_doc(nlp)
+    doc.spans["sc"] = list(doc.spans["sc"])[:1] + [doc.char_span(30, 35, label="Problema")]
+    doc.spans["sc"].attrs["scores"] = [0.9, 0.8]
+    present, negated = doc.spans["sc"]
+    for span, assertion in ((present, "present"), (negated, "absent")):
+        span._.assertion = assertion
+        for flag in ("is_negated", "is_uncertain", "is_historical", "is_hypothetical", "is_family"):
+            span._.set(flag, flag == "is_negated" and assertion == "absent")
+    return doc
+
+
+FLAGS_OFF = {"is_negated": False, "is_uncertain": False, "is_historical": False, "is_hypothetical": False,
+             "is_family": False}
+
+
+def test_a_predicted_assertion_is_written_as_brat_attribute_lines_and_json_fields(nlp, tmp_path):
+    doc = qualified_doc(nlp)
+    export_brat([doc], tmp_path / "out")
+    assert (tmp_path / "out" / "doc00001.ann").read_text(encoding="utf8").splitlines() == [
+        "T1\tProblema 10 22\tdor no peito", "T2\tProblema 30 35\tfebre", "A1\tNegation T2"]
+    export_jsonspans([doc], tmp_path / "pred.jsonl")
+    (record,) = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text(encoding="utf8").splitlines()]
+    assert record["annotations"] == [
+        {"begin": 10, "end": 22, "label": "Problema", "score": 0.9, "assertion": "present", **FLAGS_OFF},
+        {"begin": 30, "end": 35, "label": "Problema", "score": 0.8, "assertion": "absent",
+         **{**FLAGS_OFF, "is_negated": True}},
+    ]
+
+
+def test_what_export_writes_of_an_assertion_reads_back_as_gold(nlp, tmp_path):
+    from spacy_clinical_pt.context.gold import gold_assertions
+
+    doc = qualified_doc(nlp)
+    export_brat([doc], tmp_path / "brat")
+    export_jsonspans([doc], tmp_path / "pred.json")
+    expected = {(2, 5, "Problema"): "present", (8, 9, "Problema"): "absent"}
+    for source, format in ((tmp_path / "brat", "brat"), (tmp_path / "pred.json", "jsonspans")):
+        convert_path(source, tmp_path / f"{format}.spacy", format=format, nlp=nlp)
+        (back,) = load_docs(tmp_path / f"{format}.spacy")
+        # BRAT marks the exceptions only: a present entity has no attribute line, so no gold assertion
+        wanted = expected if format == "jsonspans" else {(8, 9, "Problema"): "absent"}
+        assert gold_assertions(back) == wanted, format
+
+
+def test_extensions_nobody_set_write_no_assertion(nlp, tmp_path):
+    import spacy_clinical_pt.context  # noqa: F401  registered, but no clinical_context ran on this doc
+
+    from spacy_clinical_pt.export import predicted_assertion
+
+    doc = predicted_doc(nlp)
+    assert [predicted_assertion(span) for span in doc.spans["sc"]] == [None, None, None]
+    export_jsonspans([doc], tmp_path / "pred.jsonl")
+    (record,) = [json.loads(line) for line in (tmp_path / "pred.jsonl").read_text(encoding="utf8").splitlines()]
+    assert all("assertion" not in annotation for annotation in record["annotations"])
+
+
+def test_gold_polarity_is_exported_as_read(nlp, tmp_path):
+    convert_path(FIXTURES / "json" / "er_ner_sample.json", tmp_path / "er.spacy", format="jsonspans", nlp=nlp)
+    export_jsonspans(load_docs(tmp_path / "er.spacy"), tmp_path / "back.json")
+    annotations = json.loads((tmp_path / "back.json").read_text(encoding="utf8"))[0]["annotations"]
+    assert annotations[-2:] == [
+        {"Polaridade": "Positiva", "begin": 115, "end": 125, "label": "Alergias medicamentosas"},
+        {"Polaridade": "Negativa", "begin": 142, "end": 147, "label": "Alergias medicamentosas"},
+    ]

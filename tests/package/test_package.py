@@ -370,3 +370,80 @@ def test_a_span_classifier_after_the_tagger_gets_the_shared_threshold_only(untra
     assert apply_evaluation_threshold(nlp, section, True, "m.json") == note
     assert nlp.get_pipe("spancat").cfg["threshold"] == threshold
     assert find_tagger(nlp).threshold == 0.5  # the tagger's threshold is not the output's
+
+
+# --- assertion: packaged pipelines end with clinical_context unless --no-context ----------------------------
+
+ASSERTION_NOTE = "Nega febre. Refere dor torácica."
+LOAD_ASSERTIONS = """
+import json, sys, spacy
+nlp = spacy.load(sys.argv[1])
+doc = nlp(sys.argv[2])
+print(json.dumps({"pipe_names": nlp.pipe_names,
+                  "spans": [[s.text, s._.assertion, s._.is_negated] for s in doc.spans["sc"]]}))
+"""
+
+
+@pytest.fixture(scope="module")
+def ruler_pipeline(tmp_path_factory) -> Path:
+    """A pipeline whose entities are known in advance: a span ruler writing doc.spans["sc"] (no training)."""
+    from spacy_clinical_pt.tokenizer import clinical_nlp
+
+    nlp = clinical_nlp()
+    ruler = nlp.add_pipe("span_ruler", config={"spans_key": "sc"})
+    ruler.add_patterns([{"label": "Problema", "pattern": "febre"},
+                        {"label": "Problema", "pattern": [{"LOWER": "dor"}, {"LOWER": "torácica"}]}])
+    folder = tmp_path_factory.mktemp("ruler_pipeline") / "pipeline"
+    nlp.to_disk(folder)
+    return folder
+
+
+def test_a_packaged_pipeline_gives_assertion(ruler_pipeline, tmp_path):
+    result = package_pipeline(ruler_pipeline, tmp_path / "packages", encoder="cnn", train_corpus="x",
+                              name=WHEEL_NAME)
+    assert result.meta["clinical_pt"]["assertion"]["component"] == "clinical_context"
+    assert result.meta["clinical_pt"]["assertion"]["spans_key"] == "sc"
+    with zipfile.ZipFile(result.wheel) as wheel:
+        assert any(n.endswith("clinical_context/context_rules.json") for n in wheel.namelist())
+    packaged = spacy.load(result.wheel.parents[1] / WHEEL_NAME / f"{WHEEL_NAME}-{result.version}")
+    assert packaged.pipe_names == ["span_ruler", "clinical_context"]
+    doc = packaged(ASSERTION_NOTE)
+    assert [(s.text, s._.assertion, s._.is_negated) for s in doc.spans["sc"]] == [
+        ("febre", "absent", True), ("dor torácica", "present", False)]
+
+
+def test_no_context_leaves_it_out(ruler_pipeline, tmp_path):
+    from spacy_clinical_pt.package import set_context
+
+    result = run_package(ruler_pipeline, "-o", tmp_path / "packages", "--encoder", "cnn", "--train-corpus", "x",
+                         "--name", WHEEL_NAME, "--no-context")
+    assert result.exit_code == 0, result.output
+    assert "assertion: none (--no-context)" in result.stdout
+    packaged = spacy.load(tmp_path / "packages" / f"{WHEEL_NAME}-0.1.0" / WHEEL_NAME / f"{WHEEL_NAME}-0.1.0")
+    assert packaged.pipe_names == ["span_ruler"]
+    # a trained pipeline that has one already keeps it (not a second), and loses it with --no-context
+    nlp = spacy.load(ruler_pipeline)
+    set_context(nlp)
+    set_context(nlp)
+    assert nlp.pipe_names == ["span_ruler", "clinical_context"]
+    set_context(nlp, include=False)
+    assert nlp.pipe_names == ["span_ruler"]
+
+
+@pytest.mark.slow
+def test_the_wheel_finds_clinical_context_by_entry_point_in_a_fresh_venv(ruler_pipeline, tmp_path):
+    result = package_pipeline(ruler_pipeline, tmp_path / "packages", encoder="cnn", train_corpus="x",
+                              name=WHEEL_NAME)
+    python = _fresh_venv(tmp_path / "venv")
+    isolated = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps",
+               "--no-index", "--ignore-installed", str(_package_wheel(tmp_path / "build")), str(result.wheel)]
+    done = subprocess.run(install, capture_output=True, text=True, env=isolated)
+    assert done.returncode == 0, done.stderr[-2000:]
+    # spacy.load by name, nothing of ours imported first: the factory comes from the entry point
+    run = subprocess.run([str(python), "-c", LOAD_ASSERTIONS, WHEEL_NAME, ASSERTION_NOTE], capture_output=True,
+                         text=True, cwd=tmp_path, env=isolated)
+    assert run.returncode == 0, run.stderr[-3000:]
+    loaded = json.loads(run.stdout.strip().splitlines()[-1])
+    assert loaded["pipe_names"] == ["span_ruler", "clinical_context"]
+    assert loaded["spans"] == [["febre", "absent", True], ["dor torácica", "present", False]]

@@ -1,5 +1,10 @@
 """Writing annotated notes: JSONL spans with scores, a BRAT folder, or one displaCy HTML page, each output checked
-before the first note is annotated."""
+before the first note is annotated.
+
+Where the pipeline has a `clinical_context`, each entity's assertion goes with it: in JSONL `"assertion"` and the
+five flags (`"is_negated": true`...), in BRAT attribute lines (`A1<TAB>Negation T2`), both through `export`; in
+HTML the label says it ("Problema (negado)") and a negated entity has a colour of its own (`NEGATED_COLOR`).
+"""
 
 from __future__ import annotations
 
@@ -8,23 +13,58 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from spacy import displacy
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
-from ..export import ExportSummary, export_brat, export_jsonspans
+from ..export import ExportSummary, export_brat, export_jsonspans, predicted_assertion
 from .notes import STDIN, AnnotationReport, Note
 
 OUTPUT_FORMATS = ("jsonl", "brat", "html")
 # Colours for displaCy's span visualiser, given to the pipeline's labels in order (NestedClinBr has four).
 PALETTE = ("#f4a261", "#8ecae6", "#b5e48c", "#e9c46a", "#cdb4db", "#ffafcc", "#90dbf4", "#d8e2dc")
+# A negated entity is grey whatever its label: a reader skimming the colours must not take it for a finding.
+NEGATED_COLOR = "#bdbdbd"
+# What the HTML label adds for an assertion other than "present" (the note's language).
+ASSERTION_WORDS = {
+    "absent": "negado",
+    "possible": "possível",
+    "hypothetical": "hipotético",
+    "historical": "histórico",
+    "family": "familiar",
+}
 
 
 def render_html(docs: Sequence[Doc], spans_key: str = "sc", labels: Sequence[str] = ()) -> str:
-    """One HTML page with displaCy's span visualiser for every doc; `labels` get distinct colours in order."""
+    """One HTML page with displaCy's span visualiser for every doc; `labels` get distinct colours in order.
+
+    An entity with an assertion other than "present" is labelled with it ("Problema (negado)"); negated ones are
+    drawn in `NEGATED_COLOR`.
+    """
     colors = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
-    options: dict[str, Any] = {"spans_key": spans_key, "colors": colors}
     if not docs:
         return "<!DOCTYPE html><html><body><p>No notes.</p></body></html>"
-    return displacy.render(list(docs), style="span", options=options, page=True, jupyter=False)
+    shown = [_with_assertion_labels(doc, spans_key, colors) for doc in docs]
+    options: dict[str, Any] = {"spans_key": spans_key, "colors": colors}
+    return displacy.render(shown, style="span", options=options, page=True, jupyter=False)
+
+
+def _with_assertion_labels(doc: Doc, spans_key: str, colors: dict[str, str]) -> Doc:
+    """`doc` itself when no entity has an assertion to show; else a copy of its tokens whose span labels say it,
+    their colours added to `colors` (a qualified label takes its label's colour; a negated one `NEGATED_COLOR`)."""
+    group = doc.spans[spans_key] if spans_key in doc.spans else []
+    words = [ASSERTION_WORDS.get((predicted_assertion(span) or {}).get("assertion")) for span in group]
+    if not any(words):
+        return doc
+    # Only the tokens: `doc.copy()` deep-copies user data, where `assertion_cue` keeps spans that cannot be copied.
+    copy = Doc(doc.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
+    spans = []
+    for span, word in zip(group, words):
+        label = f"{span.label_} ({word})" if word else span.label_
+        color = NEGATED_COLOR if word == ASSERTION_WORDS["absent"] else colors.get(span.label_)
+        if word and color:
+            colors.setdefault(label, color)
+        spans.append(Span(copy, span.start, span.end, label=label))
+    copy.spans[spans_key] = spans
+    return copy
 
 
 def check_output(
@@ -105,13 +145,16 @@ def write_annotations(
 
 
 def entity_lines(doc: Doc, spans_key: str = "sc") -> list[str]:
-    """One line per entity of `doc` for the terminal: `label  start-end  score  text` (for --show)."""
+    """One line per entity of `doc` for the terminal: `label  start-end  score  text` (for --show), with the
+    assertion before the text (`present`, `absent`...) when the pipeline's `clinical_context` set one."""
     group = doc.spans[spans_key] if spans_key in doc.spans else []
     scores = group.attrs.get("scores") if len(group) else None
     lines = []
     for index, span in enumerate(group):
         score = f"{float(scores[index]):.3f}" if scores is not None and len(scores) == len(group) else "  -  "
-        lines.append(f"{span.label_:<12} {span.start_char:>6}-{span.end_char:<6} {score}  {span.text}")
+        assertion = predicted_assertion(span)
+        shown = f"{assertion['assertion']:<12} " if assertion else ""
+        lines.append(f"{span.label_:<12} {span.start_char:>6}-{span.end_char:<6} {score}  {shown}{span.text}")
     return lines
 
 

@@ -38,6 +38,10 @@ def package_command(
             help="Write the threshold that --metrics chose on dev (or was given) into the packaged pipeline.",
         ),
     ] = True,
+    context: Annotated[
+        bool,
+        typer.Option("--context/--no-context", help="End the pipeline with clinical_context (assertion of entities)."),
+    ] = True,
 ) -> None:
     """Package a trained pipeline as an installable wheel.
 
@@ -47,7 +51,8 @@ def package_command(
 
     try:
         result = package_pipeline(model, output, encoder=encoder, train_corpus=train_corpus, version=version,
-                                  name=name, metrics_path=metrics, apply_threshold=apply_threshold)
+                                  name=name, metrics_path=metrics, apply_threshold=apply_threshold,
+                                  context=context)
     except (ValueError, OSError) as err:
         fail(str(err))
     clinical = result.meta["clinical_pt"]
@@ -60,6 +65,9 @@ def package_command(
         # Without --metrics the meta keeps the dev scores `spacy train` recorded.
         kind = "test scores" if metrics is not None else "dev scores from training"
         typer.echo(f"{kind}: " + ", ".join(f"{k} {v}" for k, v in result.meta["performance"].items()))
+    assertion = clinical.get("assertion")
+    typer.echo(f"assertion: {assertion['component']} on doc.spans[{assertion['spans_key']!r}]" if assertion
+               else "assertion: none (--no-context)")
     typer.echo(f"requirements: {', '.join(result.meta.get('requirements', []))}")
     typer.echo(f"wrote {result.wheel} ({size:.1f} MB)")
     typer.echo(f"install: pip install {result.wheel}   then: spacy.load({result.name!r})")

@@ -5,9 +5,17 @@ Text-bound lines are read as entities:
     T30<TAB>Problema 695 699;704 709<TAB>MMII edema
 
 One or several `start end` fragments (a discontinuous entity), separated by `;`. The text column must
-match the offsets; for a discontinuous entity BRAT writes the fragment texts joined by one space. Relation,
-event, attribute, normalisation and note lines (`R`, `E`, `A`/`M`, `N`, `*`, `#`) are counted in the
-report's `ignored_lines`, never fatal.
+match the offsets; for a discontinuous entity BRAT writes the fragment texts joined by one space.
+
+Attribute lines (`A`, or the older `M`) are kept on their entity's `attributes`, a binary attribute as `True`,
+a valued one as its value (what `context.gold.gold_assertion` reads, and `export.export_brat` writes back):
+
+    A1<TAB>Negation T3                ->  {"Negation": True}
+    A2<TAB>Certainty T3 Speculated    ->  {"Certainty": "Speculated"}
+
+An attribute of an event (`E` id) is counted in `ignored_lines`; one of an unknown or dropped entity, a second
+value for one name, or a malformed line is dropped (reported). Relation, event, normalisation and note lines
+(`R`, `E`, `N`, `*`, `#`) are counted in the report's `ignored_lines`, never fatal.
 
 Notes and annotation files pair by name, whatever the case of their suffixes (`a.TXT` with `a.ann`);
 a `.txt` without its `.ann` (or the reverse) is an error. Lines of an `.ann` end at "\\r\\n", "\\r" or
@@ -31,14 +39,15 @@ from .encoding import decode_bytes, offset_problem, read_text, split_lines
 IGNORED_KINDS = {
     "R": "R (relation)",
     "E": "E (event)",
-    "A": "A (attribute)",
-    "M": "A (attribute)",  # the older name of attribute lines
     "N": "N (normalization)",
     "*": "* (equivalence)",
     "#": "# (note)",
 }
+ATTRIBUTE_KINDS = ("A", "M")  # M: the older name of attribute lines
+EVENT_ATTRIBUTE = "A (attribute of an event)"
 BRAT_SUFFIXES = (".txt", ".ann")  # compared in lower case
 TEXT_BOUND_ID = re.compile(r"T\d+$", re.ASCII)
+ATTRIBUTE_ID = re.compile(r"[AM]\d+$", re.ASCII)
 FRAGMENT = re.compile(r"(\S+) (\S+)$")
 OFFSET = re.compile(r"\d+$", re.ASCII)  # see encoding.offset_problem
 
@@ -51,6 +60,16 @@ class TextBound(NamedTuple):
     fragments: tuple[tuple[int, int], ...]
     quoted: str  # the text column
     where: str  # "FILE:line N"
+
+
+class Attribute(NamedTuple):
+    """One `A` line: its id, the attribute's name, the `T` id it qualifies, its value (`True` when binary)."""
+
+    id: str
+    name: str
+    target: str
+    value: bool | str
+    where: str
 
 
 def read_brat(path: Path, report: ConversionReport, *, encoding: str | None = None) -> Iterator[Record]:
@@ -69,17 +88,21 @@ def read_brat(path: Path, report: ConversionReport, *, encoding: str | None = No
             if not _blank(ann_path, encoding):
                 report.error(str(ann_path), f"annotations skipped: the note {txt_path.name} could not be read")
             continue
-        text_bounds = _read_ann(ann_path, report, encoding)
-        if text_bounds is None:
+        lines = _read_ann(ann_path, report, encoding)
+        if lines is None:
             report.error(str(txt_path), f"note skipped: its annotation file {ann_path.name} could not be read")
             continue
+        text_bounds, attribute_lines = lines
+        all_ids = {tb.id for tb in text_bounds}
         text = _check_text(text, text_bounds, txt_path, ann_path, report)
+        attributes = _entity_attributes(attribute_lines, {tb.id for tb in text_bounds}, all_ids, report)
         entities = [
             Entity(
                 min(start for start, _ in tb.fragments),
                 max(end for _, end in tb.fragments),
                 tb.label,
                 fragments=tb.fragments if len(tb.fragments) > 1 else (),
+                attributes=attributes.get(tb.id, {}),
                 id=tb.id,
                 origin=tb.where,
             )
@@ -124,19 +147,22 @@ def _pairs(path: Path, report: ConversionReport) -> Iterator[tuple[Path, Path, s
         yield txt_path, ann_path, stem.relative_to(root).as_posix()
 
 
-def _read_ann(ann_path: Path, report: ConversionReport, encoding: str | None) -> list[TextBound] | None:
-    """The `T` lines of an `.ann` file; other kinds are counted, malformed lines reported.
+def _read_ann(
+    ann_path: Path, report: ConversionReport, encoding: str | None
+) -> tuple[list[TextBound], list[Attribute]] | None:
+    """The `T` and `A` lines of an `.ann` file; other kinds are counted, malformed lines reported.
 
     None when the file cannot be read (read_text has reported it).
     """
     if _blank(ann_path, encoding):
         # BRAT writes an empty .ann for a note nobody annotated: legal, but worth knowing.
         report.note(f"{ann_path}: no annotations")
-        return []
+        return [], []
     content = read_text(ann_path, report, encoding)
     if not content:
         return None
     text_bounds: list[TextBound] = []
+    attributes: list[Attribute] = []
     seen: set[str] = set()
     for number, line in enumerate(split_lines(content), start=1):
         where = f"{ann_path}:line {number}"
@@ -145,6 +171,11 @@ def _read_ann(ann_path: Path, report: ConversionReport, encoding: str | None) ->
         kind = line[0]
         if kind in IGNORED_KINDS:
             report.ignored_lines[IGNORED_KINDS[kind]] += 1
+            continue
+        if kind in ATTRIBUTE_KINDS:
+            attribute = _parse_attribute(line, where, report)
+            if attribute is not None:
+                attributes.append(attribute)
             continue
         if kind != "T":
             report.drop(where, f"unknown annotation line (starts with {kind!r}, expected T, R, E, A, M, N, * or #)")
@@ -157,7 +188,41 @@ def _read_ann(ann_path: Path, report: ConversionReport, encoding: str | None) ->
             continue
         seen.add(text_bound.id)
         text_bounds.append(text_bound)
-    return text_bounds
+    return text_bounds, attributes
+
+
+def _parse_attribute(line: str, where: str, report: ConversionReport) -> Attribute | None:
+    """`An<TAB>Name Tn[ Value]` (None after reporting a malformed line)."""
+    columns = line.split("\t")
+    fields = columns[1].split() if len(columns) >= 2 else []
+    if len(columns) != 2 or not ATTRIBUTE_ID.match(columns[0]) or len(fields) not in (2, 3):
+        report.drop(where, "malformed attribute line: expected 'An<TAB>Name Tn' or 'An<TAB>Name Tn Value'")
+        return None
+    value: bool | str = fields[2] if len(fields) == 3 else True
+    return Attribute(columns[0], fields[0], fields[1], value, where)
+
+
+def _entity_attributes(
+    attributes: list[Attribute], kept: set[str], read: set[str], report: ConversionReport
+) -> dict[str, dict[str, bool | str]]:
+    """`T` id -> {name: value} of the attribute lines of one file.
+
+    kept: the ids of the `T` lines kept; read: the ids of every `T` line read (some dropped since).
+    """
+    found: dict[str, dict[str, bool | str]] = {}
+    for attribute in attributes:
+        target, name = attribute.target, attribute.name
+        if target.startswith("E"):
+            report.ignored_lines[EVENT_ATTRIBUTE] += 1  # events are not read, nor what qualifies them
+        elif target in read and target not in kept:
+            report.drop(attribute.where, f"attribute {attribute.id} of {target}, which was dropped")
+        elif target not in kept:
+            report.drop(attribute.where, f"attribute {attribute.id}: no entity {excerpt(target)!r} in the file")
+        elif name in found.get(target, {}):
+            report.drop(attribute.where, f"attribute {attribute.id}: {target} already has {excerpt(name)!r}")
+        else:
+            found.setdefault(target, {})[name] = attribute.value
+    return found
 
 
 def _blank(path: Path, encoding: str | None) -> bool:

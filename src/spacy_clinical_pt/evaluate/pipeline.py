@@ -19,6 +19,7 @@ from ..metrics import (
 )
 from ..schemes import column_label
 from ..thresholds import Thresholds, ThresholdValue, deciding_components
+from .assertion import assertion_section
 from .choose import NEEDS_DEV, check_policy, choose_threshold, policy_description, select_entity_threshold
 from .choose import tune_continuation
 from .matrices import decoded_spans, label_matrix_name, pred_label_matrix, token_matrices
@@ -58,6 +59,7 @@ def evaluate_pipeline(
     progress: wraps each run of the pipeline (a progress bar; see `run.run_pipeline`).
     RETURNS: an `Evaluation` (metrics dict without provenance; the command adds it) with the chosen thresholds.
         The pipeline is left as it was: `Evaluation.thresholds.apply_to(nlp)` makes it decode as evaluated.
+        With a `clinical_context` and gold assertion, metrics["assertion"] scores it (`assertion.py`).
     """
     check_policy(policy)
     fixed = None if threshold is None else Thresholds.of(threshold)
@@ -68,12 +70,28 @@ def evaluate_pipeline(
                 f"the pipeline's output comes from the span classifier {classifier.name!r}, which has one threshold "
                 "on span scores: there is no continuation threshold to tune"
             )
-        return evaluate_span_classifier(
+        evaluation = evaluate_span_classifier(
             nlp, classifier, test_docs, dev_docs, policy=policy, per_label=per_label, threshold=fixed,
             gold_key=gold_key, batch_size=batch_size, progress=progress,
         )
-    if tagger is None:
-        return evaluate_spans_output(nlp, test_docs, gold_key, spans_key, batch_size, progress)
+    elif tagger is None:
+        evaluation = evaluate_spans_output(nlp, test_docs, gold_key, spans_key, batch_size, progress)
+    else:
+        evaluation = _evaluate_with_tagger(nlp, tagger, test_docs, dev_docs, policy, per_label, fixed, gold_key,
+                                           spans_key, batch_size, objective, tune_continue, progress)
+    section = assertion_section(nlp, test_docs, evaluation.predicted, gold_key)
+    if section is not None:
+        evaluation.metrics["assertion"] = section
+    return evaluation
+
+
+def _evaluate_with_tagger(
+    nlp: Language, tagger: Any, test_docs: Sequence[Doc], dev_docs: Optional[Sequence[Doc]], policy: str,
+    per_label: bool, fixed: Optional[Thresholds], gold_key: str, spans_key: Optional[str], batch_size: int,
+    objective: str, tune_continue: bool, progress: Optional[Progress],
+) -> Evaluation:
+    """`evaluate_pipeline` for a `clinical_tagger` deciding the output: the pipeline run on test (and dev), then
+    `evaluate_tagger` on the stored probabilities."""
     if policy == "dev" and dev_docs is None:
         raise ValueError(NEEDS_DEV)
     test, lost = run_pipeline(nlp, test_docs, gold_key, spans_key, tagger, batch_size, progress=progress)
@@ -107,7 +125,7 @@ def evaluate_spans_output(
         "token": {"IO": token_metrics(y_true, y_pred, labels)},
         "entity": entity_metrics([doc.gold for doc in test], [doc.pred for doc in test], labels),
     }
-    return Evaluation(metrics)
+    return Evaluation(metrics, predicted=[doc.pred for doc in test])
 
 
 def evaluate_tagger(
@@ -180,4 +198,5 @@ def evaluate_tagger(
         pr_rows=pr_curves(matrices.gold_columns, matrices.scores, names),
         roc_rows=roc_curves(matrices.gold_columns, matrices.scores, names),
         thresholds=chosen,
+        predicted=[list(spans) for spans in pred_spans],
     )

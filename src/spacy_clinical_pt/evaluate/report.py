@@ -49,7 +49,8 @@ def _values_text(value: float | Mapping[str, float]) -> str:
 def render_report(metrics: Mapping[str, Any]) -> str:
     """report.md: the summary (policy, threshold, counts), the paper's token tables, entity level and per label,
     the figures and the provenance."""
-    lines = _summary(metrics) + _token_tables(metrics) + _entity_tables(metrics) + _figures(metrics)
+    lines = _summary(metrics) + _token_tables(metrics) + _entity_tables(metrics) + _assertion_tables(metrics)
+    lines += _figures(metrics)
     return "\n".join(lines + _provenance(metrics))
 
 
@@ -174,6 +175,39 @@ def _entity_tables(metrics: Mapping[str, Any]) -> list[str]:
              strict["fn"], partial["f1"]]
         )
     lines += _table(["label", "gold", "strict P", "strict R", "strict F1", "TP", "FP", "FN", "partial F1"], rows)
+    return lines
+
+
+def _assertion_tables(metrics: Mapping[str, Any]) -> list[str]:
+    """Assertion on the gold spans (per class, confusions) and end to end, when metrics.json has it."""
+    section = metrics.get("assertion")
+    if not section:
+        return []
+    scope, gold, end = section["scope"], section["on_gold_spans"], section["end_to_end"]
+    lines = [
+        f"## Assertion (`{section['component']}`)",
+        "",
+        f"Labels with gold assertion: {', '.join(scope['labels'])} ({scope['gold_spans']} gold spans, "
+        f"{scope['gold_spans_annotated']} annotated; the others count as present).",
+        "",
+        f"On the gold spans (the component given the gold spans): accuracy {_fmt(gold['accuracy'])} on "
+        f"{gold['n']} spans.",
+        "",
+    ]
+    lines += _table(
+        ["assertion", "P", "R", "F1", "gold"],
+        [[name, c["precision"], c["recall"], c["f1"], c["support"]] for name, c in gold["per_class"].items()],
+    )
+    classes = gold["confusion"]["labels"]
+    lines += ["Confusions (rows gold, columns predicted):", ""]
+    lines += _table(["gold / predicted", *classes],
+                    [[name, *row] for name, row in zip(classes, gold["confusion"]["matrix"])])
+    lines += [
+        f"End to end (span, label and assertion all right): micro P {_fmt(end['precision'])}, "
+        f"R {_fmt(end['recall'])}, F1 {_fmt(end['f1'])} (TP {end['tp']}, FP {end['fp']}, FN {end['fn']}; "
+        f"{end['span_and_label_right']} predicted spans with the right span and label).",
+        "",
+    ]
     return lines
 
 

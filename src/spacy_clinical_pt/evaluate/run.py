@@ -42,13 +42,15 @@ class Evaluation:
 
     metrics: the JSON of metrics.json. pr_rows, roc_rows: the curve rows. thresholds: the thresholds chosen (or
     given) for the component deciding the output, None for span-only pipelines: the pipeline itself is left as
-    it was (`Thresholds.apply_to` sets them).
+    it was (`Thresholds.apply_to` sets them). predicted: the `(start, end, label)` spans scored, one list per
+    test doc (in the pipeline's tokens), at those thresholds.
     """
 
     metrics: dict[str, Any]
     pr_rows: list[dict[str, Any]] = field(default_factory=list)
     roc_rows: list[dict[str, Any]] = field(default_factory=list)
     thresholds: Optional[Thresholds] = None
+    predicted: list[list[tuple[int, int, str]]] = field(default_factory=list)
 
 
 def _same_tokens(a: Doc, b: Doc) -> bool:

@@ -172,4 +172,4 @@ def evaluate_span_classifier(
         "candidates": {"suggester": suggester_name(nlp, classifier), **candidate_recall(test)},
         "entity": entity_metrics([doc.gold for doc in test], pred_spans, labels),
     }
-    return Evaluation(metrics, pr_rows=curves, thresholds=Thresholds(value))
+    return Evaluation(metrics, pr_rows=curves, thresholds=Thresholds(value), predicted=pred_spans)
