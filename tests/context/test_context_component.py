@@ -76,6 +76,24 @@ SENTENCES = [
     ("HISTÓRIA PREGRESSA: colecistectomia.\nQUEIXA PRINCIPAL: dor torácica.", {"colecistectomia": "historical", "dor torácica": "present"}),
     ("Dr. Silva nega febre. Sra. Costa refere tosse.", {"febre": "absent", "tosse": "present"}),
     ("Tomou dipirona 1 g. Nega febre.", {"dipirona": "present", "febre": "absent"}),
+    # Allergy lists, a value on the line after its key, terminators and line breaks of ER_NER-like notes.
+    ("ALERGIAS: Nenhumas conhecidas.", {"ALERGIAS": "absent"}),
+    ("ALERGIAS MEDICAMENTOSAS:\r\n- Nenhuma conhecida\r\n\r\nEXAME FÍSICO: sem sopros.", {"ALERGIAS MEDICAMENTOSAS": "absent"}),
+    ("Alergia a fármacos: não tem.", {"Alergia a fármacos": "absent"}),
+    ("Excluída alergia ao iodo.", {"alergia ao iodo": "absent"}),
+    ("Sem alergias conhecidas, excepto ao ibuprofeno.", {"alergias": "absent", "ibuprofeno": "present"}),
+    ("Sem edema\r\n\r\n Tosse seca há 3 dias.", {"Tosse seca": "present"}),
+    ("ANTECEDENTES PESSOAIS:\nHTA.\nAlergia à amoxicilina.", {"HTA": "historical", "Alergia à amoxicilina": "present"}),
+    ("Indicação para não usar AAS.", {"AAS": "present"}),
+    # Findings that are not negated, not about a relative, or historical by their cue.
+    ("Não houve melhora da dor torácica.", {"dor torácica": "present"}),
+    ("Sem dúvida, pneumonia da base direita.", {"pneumonia": "present"}),
+    ("Sem febre e com tosse produtiva.", {"febre": "absent", "tosse produtiva": "present"}),
+    ("Veio com a mãe por febre alta.", {"febre alta": "present"}),
+    ("Episódio prévio de pancreatite aguda.", {"pancreatite aguda": "historical"}),
+    ("Submetida a apendicectomia na adolescência.", {"apendicectomia": "historical"}),
+    ("Internamento prévio por pneumonia, agora com febre.", {"pneumonia": "historical", "febre": "present"}),
+    ("Pós-operatório de colecistectomia sem intercorrências.", {"colecistectomia": "historical"}),
 ]
 
 

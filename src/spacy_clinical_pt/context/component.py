@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Union
+from typing import Iterable, Optional, Union
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -27,7 +27,7 @@ from .rules import (
     rules_from_json,
     rules_to_json,
 )
-from .sections import find_sections, key_span
+from .sections import find_sections, fold, key_span
 from .sentences import sentence_bounds, sentence_ids
 
 ASSERTIONS = ("present", "absent", "possible", "hypothetical", "historical", "family")
@@ -108,7 +108,7 @@ class ClinicalContext:
     has not happened; a possible finding is not yet history. `assertion_cue` is the cue (or section header)
     of the winning category, the nearest one, or None.
 
-    nlp (Language): The pipeline, whose tokenizer splits the literal cues.
+    nlp (Language): The pipeline, whose vocab the pattern cues use.
     name (str): The component's name.
     spans_key (str): The spans group to annotate.
     use_ents (bool): Whether to annotate `doc.ents` too.
@@ -139,7 +139,6 @@ class ClinicalContext:
         self.use_ents = use_ents
         self.max_scope = max_scope
         self.sections = sections
-        self._tokenize: Callable = nlp.tokenizer
         self._vocab = nlp.vocab
         loaded = list(rules) if isinstance(rules, list) else load_rules(rules)
         if extra_rules:
@@ -156,7 +155,7 @@ class ClinicalContext:
         self._set_rules(self.rules + list(rules))
 
     def _set_rules(self, rules: list[ContextRule]) -> None:
-        self._matcher = CueMatcher(self._vocab, self._tokenize, rules, self.max_scope)
+        self._matcher = CueMatcher(self._vocab, rules, self.max_scope)
 
     def __call__(self, doc: Doc) -> Doc:
         """Set the assertion extensions on the doc's target spans.
@@ -169,14 +168,16 @@ class ClinicalContext:
             targets += list(doc.ents)
         if not targets:
             return doc
-        bounds = sentence_bounds(doc)
+        text = doc.text
+        starts = doc.to_array("IDX").tolist()
+        bounds = sentence_bounds(doc, text, starts)
         sentence_of = sentence_ids(doc, bounds)
-        cues = self._matcher(doc, bounds, sentence_of)
-        section_cues = self._layout_cues(doc, cues, bounds, sentence_of) if self.sections else []
+        cues = self._matcher(doc, bounds, sentence_of, text, starts)
+        section_cues = self._layout_cues(doc, cues, bounds, sentence_of, text, starts) if self.sections else []
         by_sentence: dict[int, list[Cue]] = {}
-        for cue in cues:
-            if cue.scopes:
-                by_sentence.setdefault(cue.sentence, []).append(cue)
+        for cue in cues:  # under each sentence its scopes reach (a key on the line before its value)
+            for s in dict.fromkeys(sentence_of[i] for start, end in cue.scopes for i in (start, end - 1)):
+                by_sentence.setdefault(s, []).append(cue)
         edges = []  # (target index, cue)
         for index, target in enumerate(targets):
             sentences = {sentence_of[target.start], sentence_of[target.end - 1]}
@@ -185,11 +186,14 @@ class ClinicalContext:
         modifiers: dict[int, list[Cue]] = {}
         for index, cue in _limit_targets(edges, targets):
             modifiers.setdefault(index, []).append(cue)
+        plain = _plain_extensions()
         for index, target in enumerate(targets):
-            _annotate(target, modifiers.get(index, []))
+            _annotate(target, modifiers.get(index, []), plain)
         return doc
 
-    def _layout_cues(self, doc: Doc, cues: list[Cue], bounds: list, sentence_of: list[int]) -> list[Cue]:
+    def _layout_cues(
+        self, doc: Doc, cues: list[Cue], bounds: list, sentence_of: list[int], text: str, starts: list[int]
+    ) -> list[Cue]:
         """Extra scopes for "key: value" cues, and one cue per categorized section (its header)."""
         for cue in cues:
             if cue.rule.direction not in ("TERMINATE", "PSEUDO") and cue.start > 0:
@@ -197,7 +201,7 @@ class ClinicalContext:
                 if key is not None:
                     cue.scopes.append(key)
         found = []
-        for section in find_sections(doc):
+        for section in find_sections(doc, text, starts):
             if section.category is not None and section.header_end + 1 < section.end:
                 header = ContextRule(literal=doc[section.header_start : section.header_end].text, category=section.category)
                 scope = (section.header_end + 1, section.end)
@@ -228,8 +232,14 @@ class ClinicalContext:
 
 
 def _modifies(cue: Cue, target: Span) -> bool:
-    """Whether a cue modifies a target: it does not overlap it, allows its label and covers an edge of it."""
+    """Whether a cue modifies a target: it does not overlap it, allows its label and covers an edge of it.
+
+    An allergy is never historical: an allergy listed under "ANTECEDENTES PESSOAIS:" or after "história
+    de" is an allergy the patient has.
+    """
     if cue.start < target.end and target.start < cue.end:
+        return False
+    if cue.category == HISTORICAL and _is_allergy(target):
         return False
     label = target.label_.upper()
     rule = cue.rule
@@ -238,6 +248,11 @@ def _modifies(cue: Cue, target: Span) -> bool:
     if rule.excluded_types is not None and label in rule.excluded_types:
         return False
     return cue.in_scope(target.start) or cue.in_scope(target.end - 1)
+
+
+def _is_allergy(target: Span) -> bool:
+    """Whether a target is an allergy: by its label ("Alergias medicamentosas") or its words ("alergia a AAS")."""
+    return "alerg" in fold(target.label_) or "alerg" in fold(target.text)
 
 
 def _distance(cue: Cue, target: Span) -> int:
@@ -258,18 +273,29 @@ def _limit_targets(edges: list, targets: list[Span]) -> list:
     return [(index, cue) for index, cue in edges if (index, id(cue)) not in dropped]
 
 
-def _annotate(target: Span, cues: list[Cue]) -> None:
-    """Set a target's extensions from the cues that modify it."""
+def _annotate(target: Span, cues: list[Cue], plain: bool) -> None:
+    """Set a target's extensions from the cues that modify it; `plain`: the extensions are plain values."""
     nearest: dict[str, Cue] = {}
-    for cue in sorted(cues, key=lambda c: _distance(c, target)):
+    for cue in sorted(cues, key=lambda c: _distance(c, target)) if cues else ():
         nearest.setdefault(cue.category, cue)
-    for category, attr in CATEGORY_ATTRIBUTES.items():
-        setattr(target._, attr, category in nearest)
+    values = {attr: category in nearest for category, attr in CATEGORY_ATTRIBUTES.items()}
+    values["assertion"], values["assertion_cue"] = "present", None
     for category, assertion in PRECEDENCE:
         if category in nearest:
             cue = nearest[category]
-            target._.assertion = assertion
-            target._.assertion_cue = target.doc[cue.start : cue.end]
-            return
-    target._.assertion = "present"
-    target._.assertion_cue = None
+            values["assertion"], values["assertion_cue"] = assertion, target.doc[cue.start : cue.end]
+            break
+    if plain:
+        # What `span._.name = value` does for an extension with a default, without an accessor per value:
+        # spaCy keys a span's values in `doc.user_data` by ("._.", name, start_char, end_char).
+        start, end = target.start_char, target.end_char
+        target.doc.user_data.update({("._.", name, start, end): value for name, value in values.items()})
+    else:
+        extensions = target._
+        for name, value in values.items():
+            setattr(extensions, name, value)
+
+
+def _plain_extensions() -> bool:
+    """Whether every extension of `EXTENSIONS` is a plain value (a default, no getter, setter or method)."""
+    return all(Span.get_extension(name)[1:] == (None, None, None) for name in EXTENSIONS)

@@ -1,23 +1,45 @@
 """Cues found in a doc and their scopes: the matching half of ConText.
 
-Literal cues are matched on the tokens lower-cased with accents removed ("AUSENCIA DE" matches "ausência
-de"), and so are patterns of fixed words; other pattern cues by spaCy's `Matcher` on the doc itself. Of overlapping cues, a PSEUDO cue cancels the
-ones it applies to, then the longest cue wins (as medspaCy prunes overlapping modifiers). A cue's scope runs
-in its direction to the end of its sentence or `max_scope` tokens, and stops at the nearest cue of the same
-category (the nearest cue wins) or at a terminator that applies to its category.
+Literal cues are matched on the text lower-cased with accents removed ("AUSENCIA DE" matches "ausência
+de"), and so are patterns of fixed words; other pattern cues by spaCy's `Matcher` on the doc itself. Of
+overlapping cues, a PSEUDO cue cancels the ones it applies to, then the longest cue wins (as medspaCy
+prunes overlapping modifiers). A cue's scope runs in its direction to the end of its sentence or
+`max_scope` tokens, and stops at the nearest cue of the same category (the nearest cue wins) or at a
+terminator that applies to its category.
 """
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from dataclasses import dataclass
+from itertools import islice
 from typing import Iterable, Optional
 
-from spacy.matcher import Matcher, PhraseMatcher
+from spacy.lang.pt.lex_attrs import like_num
+from spacy.matcher import Matcher
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
 from .rules import PSEUDO, TERMINATE, ContextRule
 from .sections import fold
+
+# The words of folded text and cues: a number with its decimals, a word, or one other character ("?", "(").
+WORDS = re.compile(r"\d+(?:[.,]\d+)*|\w+|[^\w\s]")
+NUMBER = "<number>"  # a pattern token {"LIKE_NUM": true}: any word that looks like a number
+
+# Lower case without accents, one character for one so that offsets stay those of the text.
+FOLD_TABLE = {c: f for c in range(0x250) if len(f := fold(chr(c))) == 1 and f != chr(c)}
+
+
+def fold_text(text: str) -> str:
+    """`fold` of a whole text, its length kept: "Ausência" -> "ausencia"."""
+    return text.translate(FOLD_TABLE)
+
+
+def words_of(text: str) -> list[str]:
+    """The words of a text as `WORDS` splits it."""
+    return WORDS.findall(text)
 
 
 @dataclass(eq=False)
@@ -48,53 +70,64 @@ class Cue:
 
 
 class CueMatcher:
-    """Finds the cues of a rule set in docs. Built once; each doc costs one pass of two matchers.
+    """Finds the cues of a rule set in docs. Built once; a doc costs one regex pass over its folded text.
+
+    Literal cues and patterns of fixed words become folded word sequences ("nao ha"), looked up from each
+    place where a sequence's first word occurs (one regex, a trie of the first words, finds them); a
+    match counts when it starts and ends at token boundaries. Other patterns run in spaCy's `Matcher` on the doc itself.
 
     vocab (Vocab): The pipeline's vocab, for the pattern matcher.
-    tokenize (callable): The pipeline's tokenizer, to split literal cues as the docs are split.
     rules (Iterable[ContextRule]): The rules.
     max_scope (Optional[int]): The scope of rules that give none; None: the sentence.
     """
 
-    def __init__(self, vocab: Vocab, tokenize, rules: Iterable[ContextRule], max_scope: Optional[int] = None):
+    def __init__(self, vocab: Vocab, rules: Iterable[ContextRule], max_scope: Optional[int] = None):
         self.rules = list(rules)
         self.max_scope = max_scope
-        self._folded_vocab = Vocab()  # folded words stay out of the pipeline's strings
-        self._phrases = PhraseMatcher(self._folded_vocab, attr="ORTH")
+        self._phrases: dict[tuple, list[int]] = {}  # folded words -> rule indices
         self._patterns = Matcher(vocab)
-        self._keys: dict[int, int] = {}  # match id -> rule index
+        self._keys: dict[int, int] = {}  # pattern match id -> rule index
         for index, rule in enumerate(self.rules):
-            key = f"context_rule_{index}"
-            phrases = _as_phrases(rule.pattern) if rule.pattern is not None else None
+            phrases = _as_phrases(rule.pattern) if rule.pattern is not None else [words_of(fold(rule.literal))]
             if phrases is not None:
-                self._phrases.add(key, [Doc(self._folded_vocab, words=words) for words in phrases])
-                self._keys[self._folded_vocab.strings[key]] = index
-            elif rule.pattern is not None:
-                try:
-                    self._patterns.add(key, [rule.pattern])
-                except ValueError as err:
-                    raise ValueError(f"rule {index} ({rule.literal!r}): invalid pattern ({err})") from None
-                self._keys[vocab.strings[key]] = index
-            else:
-                words = [fold(t.text) for t in tokenize(rule.literal) if not t.is_space]
-                self._phrases.add(key, [Doc(self._folded_vocab, words=words)])
-                self._keys[self._folded_vocab.strings[key]] = index
-        self._fold_cache: dict[str, str] = {}
+                for words in phrases:
+                    self._phrases.setdefault(tuple(words), []).append(index)
+                continue
+            key = f"context_rule_{index}"
+            try:
+                self._patterns.add(key, [rule.pattern])
+            except ValueError as err:
+                raise ValueError(f"rule {index} ({rule.literal!r}): invalid pattern ({err})") from None
+            self._keys[vocab.strings[key]] = index
+        self._prefixes = {words[:k] for words in self._phrases for k in range(1, len(words) + 1)}
+        self._longest = max(map(len, self._phrases), default=0)
+        self._numbers = any(NUMBER in words for words in self._phrases)
+        self._firsts = re.compile(_first_words_regex({words[0] for words in self._phrases}))
 
-    def __call__(self, doc: Doc, sentences: list[tuple[int, int]], sentence_of: list[int]) -> list[Cue]:
+    def __call__(
+        self,
+        doc: Doc,
+        sentences: list[tuple[int, int]],
+        sentence_of: list[int],
+        text: Optional[str] = None,
+        starts: Optional[list[int]] = None,
+    ) -> list[Cue]:
         """The cues of a doc, overlaps resolved, with their scopes.
 
         doc (Doc): The document.
         sentences (list[tuple[int, int]]): Its sentences as token ranges.
         sentence_of (list[int]): The sentence index of each token.
+        text (Optional[str]): `doc.text`, when the caller has it already.
+        starts (Optional[list[int]]): The start character of each token (`doc.to_array("IDX")`), likewise.
         RETURNS (list[Cue]): The cues in text order.
         """
         if not self.rules or not len(doc):
             return []
-        matches = self._phrases(self._folded(doc)) if len(self._phrases) else []
+        text = doc.text if text is None else text
+        starts = doc.to_array("IDX").tolist() if starts is None else starts
+        found = self._phrase_matches(doc, text, starts) if self._phrases else []
         if len(self._patterns):
-            matches += self._patterns(doc)
-        found = [(start, end, self.rules[self._keys[match_id]]) for match_id, start, end in matches]
+            found += [(start, end, self.rules[self._keys[key]]) for key, start, end in self._patterns(doc)]
         found = [(s, e, r) for s, e, r in found if sentence_of[s] == sentence_of[e - 1]]
         cues = [Cue(s, e, r, sentence_of[s], []) for s, e, r in _resolve_overlaps(found)]
         for cue in cues:
@@ -102,17 +135,27 @@ class CueMatcher:
         _limit_scopes(cues)
         return cues
 
-    def _folded(self, doc: Doc) -> Doc:
-        """A doc of the same tokens lower-cased without accents, for the literal cues."""
-        words = []
-        for token in doc:
-            folded = self._fold_cache.get(token.text)
-            if folded is None:
-                folded = fold(token.text) or token.text
-                if len(self._fold_cache) < 100_000:
-                    self._fold_cache[token.text] = folded
-            words.append(folded)
-        return Doc(self._folded_vocab, words=words)
+    def _phrase_matches(self, doc: Doc, text: str, starts: list[int]) -> list:
+        """(start, end, rule) token matches of the word sequences in the doc's folded text."""
+        folded = fold_text(text)
+        found = []
+        for first in self._firsts.finditer(folded):
+            begin = first.start()
+            states = [()]
+            for m in islice(WORDS.finditer(folded, begin), self._longest):
+                word = m.group()
+                grown = [s + (word,) for s in states if s + (word,) in self._prefixes]
+                if self._numbers:  # like_num only where a pattern wants a number here
+                    grown += [s + (NUMBER,) for s in states if s + (NUMBER,) in self._prefixes and like_num(word)]
+                states = grown
+                if not states:
+                    break
+                indices = [i for s in states for i in self._phrases.get(s, ())]
+                if indices:
+                    span = _token_span(doc, starts, begin, m.end())
+                    if span is not None:
+                        found += [(span[0], span[1], self.rules[i]) for i in indices]
+        return found
 
     def _scope(self, cue: Cue, sentence: tuple[int, int]) -> tuple[int, int]:
         """The cue's scope in its sentence before other cues limit it."""
@@ -133,30 +176,67 @@ class CueMatcher:
 MAX_PATTERN_PHRASES = 5000
 
 
+def _first_words_regex(words: set[str]) -> str:
+    """A regex that finds any of `words` as a whole word, fast: a trie of the words that start with a word
+    character between word boundaries, or one of the others (single characters, as `WORDS` splits them)."""
+    trie: dict = {}
+    for word in words:
+        if word[:1].isalnum() or word[:1] == "_":
+            node = trie
+            for char in word:
+                node = node.setdefault(char, {})
+            node[""] = {}  # the end of a word
+
+    def pattern(node: dict) -> str:
+        branches = sorted(re.escape(c) + pattern(child) for c, child in node.items() if c)
+        if not branches:
+            return ""
+        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    others = sorted(w for w in words if not (w[:1].isalnum() or w[:1] == "_"))
+    alternatives = ([rf"\b{pattern(trie)}\b"] if trie else []) + [re.escape(w) for w in others]
+    return "|".join(alternatives) or r"(?!x)x"
+
+
+def _token_span(doc: Doc, starts: list[int], start: int, end: int) -> Optional[tuple[int, int]]:
+    """The tokens of the characters `start:end`, or None when they do not start and end at token boundaries."""
+    first = bisect_right(starts, start) - 1
+    last = bisect_right(starts, end - 1) - 1
+    if first < 0 or starts[first] != start or starts[last] + len(doc[last]) != end:
+        return None
+    return first, last + 1
+
+
 def _as_phrases(pattern: list) -> Optional[list[list[str]]]:
     """The folded word sequences a pattern of fixed words matches, or None when it needs the `Matcher`.
 
-    A pattern whose tokens are only `LOWER` (a word or `IN` a list), `ORTH` without letters, and `OP` "?"
-    runs as phrases: the `Matcher` costs about as much per doc as the whole phrase matcher does. Folding
-    also lets it ignore accents, as literal cues do.
+    A pattern whose tokens are only `LOWER` (a word or `IN` a list), `ORTH` without letters, `LIKE_NUM`
+    after the first token, and `OP` "?" runs as word sequences: the `Matcher` costs more per doc than all
+    the literal cues together. Folding also lets it ignore accents, as literal cues do.
     """
     sequences: list[list[str]] = [[]]
-    for token in pattern:
+    for position, token in enumerate(pattern):
         keys = set(token) - {"OP"}
         op = token.get("OP")
         if len(keys) != 1 or op not in (None, "?"):
             return None
         (attr,) = keys
         value = token[attr]
-        words = value.get("IN") if isinstance(value, dict) and set(value) == {"IN"} else [value]
-        if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
-            return None
-        if attr == "ORTH" and any(c.isalpha() for w in words for c in w):
-            return None
-        if attr not in ("LOWER", "ORTH"):
-            return None
-        folded = list(dict.fromkeys(fold(w) for w in words))
-        sequences = [seq + [w] for seq in sequences for w in folded] + (sequences if op == "?" else [])
+        if attr == "LIKE_NUM" and value is True and position > 0:
+            words = [NUMBER]
+        else:
+            words = value.get("IN") if isinstance(value, dict) and set(value) == {"IN"} else [value]
+            if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
+                return None
+            if attr == "ORTH" and any(c.isalpha() for w in words for c in w):
+                return None
+            if attr not in ("LOWER", "ORTH"):
+                return None
+        folded = list(dict.fromkeys(w if w == NUMBER else tuple(words_of(fold(w))) for w in words))
+        sequences = [seq + ([w] if w == NUMBER else list(w)) for seq in sequences for w in folded] + (
+            sequences if op == "?" else []
+        )
         if len(sequences) > MAX_PATTERN_PHRASES:
             return None
     sequences = [seq for seq in sequences if seq]

@@ -10,9 +10,14 @@ contradicted.
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
+from typing import Optional
+
 from spacy.tokens import Doc
 
 SENTENCE_END = frozenset(".?!;")
+BREAKS = re.compile(r"[.?!;\r\n]")
 
 # A full stop after these never ends a sentence: a name follows.
 TITLES = frozenset({"dr", "dra", "sr", "sra", "srta", "prof", "profa", "sto", "sta", "exmo", "exma"})
@@ -27,22 +32,26 @@ ABBREVIATIONS = frozenset(
 )
 
 
-def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
+def sentence_bounds(doc: Doc, text: Optional[str] = None, starts: Optional[list[int]] = None) -> list[tuple[int, int]]:
     """The sentences of a doc as token ranges.
 
     doc (Doc): The document.
+    text (Optional[str]): `doc.text`, when the caller has it already.
+    starts (Optional[list[int]]): The start character of each token (`doc.to_array("IDX")`), likewise.
     RETURNS (list[tuple[int, int]]): (start, end) token offsets, end exclusive, covering the doc in order.
     """
-    texts = [token.text for token in doc]
-    spaced = [bool(token.whitespace_) for token in doc]
+    text = doc.text if text is None else text
+    starts = doc.to_array("IDX").tolist() if starts is None else starts
+    # Only the tokens that hold a stop or a line break can end a sentence: found in the text, not token by token.
+    candidates = sorted({bisect_right(starts, m.start()) - 1 for m in BREAKS.finditer(text)})
     bounds = []
     start = 0
-    for i, text in enumerate(texts):
-        if (text[-1:] in SENTENCE_END or text[-1:] in "\r\n") and _ends_sentence(texts, spaced, i) and i + 1 < len(texts):
+    for i in candidates:
+        if i + 1 < len(doc) and _ends_sentence(doc, i):
             bounds.append((start, i + 1))
             start = i + 1
-    if start < len(texts):
-        bounds.append((start, len(texts)))
+    if start < len(doc):
+        bounds.append((start, len(doc)))
     return bounds
 
 
@@ -59,29 +68,30 @@ def sentence_ids(doc: Doc, bounds: list[tuple[int, int]]) -> list[int]:
     return ids
 
 
-def _ends_sentence(texts: list[str], spaced: list[bool], i: int) -> bool:
-    """Whether a sentence ends after token `i`, given the token texts and whether each is followed by a space."""
-    text = texts[i]
+def _ends_sentence(doc: Doc, i: int) -> bool:
+    """Whether a sentence ends after token `i`: a line break, or a stop that does not end an abbreviation."""
+    text = doc[i].text
     if text.isspace():
         return "\n" in text or "\r" in text
     if any(c not in SENTENCE_END for c in text):
         return False
     if text != "." or i == 0:
         return True
-    before = texts[i - 1].lower()
-    if spaced[i - 1]:  # "20 mg . Nega": a stand-alone full stop ends the sentence
+    previous = doc[i - 1]
+    if previous.whitespace_:  # "20 mg . Nega": a stand-alone full stop ends the sentence
         return True
+    before = previous.text.lower()
     if before in TITLES:
         return False
     if before in ABBREVIATIONS:
-        following = _next_word(texts, i + 1)
+        following = _next_word(doc, i + 1)
         return following is None or following[:1].isupper() or not following[:1].isalpha()
     return True
 
 
-def _next_word(texts: list[str], i: int) -> str | None:
+def _next_word(doc: Doc, i: int) -> Optional[str]:
     """The first token text from `i` that is not a space (a line break counts as a word), or None."""
-    for text in texts[i:]:
-        if not text.isspace() or "\n" in text:
-            return text
+    for token in doc[i:]:
+        if not token.is_space or "\n" in token.text:
+            return token.text
     return None
