@@ -632,10 +632,9 @@ def test_without_clinical_context_nothing_about_assertion_is_written(rule_pipeli
     assert entity_lines(docs[0])[0] == "Problema          5-8      0.200  dor"
 
 
-# Doc.from_docs copies user data, where clinical_context keeps `assertion_cue` as a Span, which cannot be copied
-# (E112): a fix in context/component.py (the cue kept as token offsets, the Span given by a getter) makes it pass.
-@pytest.mark.xfail(strict=True, raises=NotImplementedError, reason="assertion_cue stored as a Span in user data")
 def test_a_long_note_keeps_the_assertion_of_each_piece(context_pipeline_dir):
+    """`Doc.from_docs` copies user data: clinical_context keeps only plain values there (the cue as token offsets),
+    so the pieces of a long note join with their assertions; a Span kept there failed with E112."""
     nlp = spacy.load(context_pipeline_dir)
     nlp.max_length = 60
     text = "Nega dor no peito.\n\nRefere dor lombar há dois dias.\n\n" * 4

@@ -104,17 +104,20 @@ def test_assertion_of_each_target(nlp, text, expected):
 
 
 def test_the_example_of_the_issue_sets_flags_and_the_cue(nlp):
-    febre, dor = annotate(nlp, "Nega febre. Refere dor torácica.", "febre", "dor torácica").spans["sc"]
+    doc = annotate(nlp, "Nega febre. Refere dor torácica.", "febre", "dor torácica")
+    febre, dor = doc.spans["sc"]
     assert (febre._.is_negated, febre._.assertion, febre._.assertion_cue.text) == (True, "absent", "Nega")
     assert (dor._.is_negated, dor._.assertion, dor._.assertion_cue) == (False, "present", None)
     assert set(ASSERTIONS) == {"present", "absent", "possible", "hypothetical", "historical", "family"}
 
 
 def test_every_category_that_applies_is_flagged_and_the_precedence_decides(nlp):
-    (span,) = annotate(nlp, "Pai sem história de asma.", "asma").spans["sc"]
+    doc = annotate(nlp, "Pai sem história de asma.", "asma")
+    (span,) = doc.spans["sc"]
     assert (span._.is_family, span._.is_negated, span._.is_historical) == (True, True, True)
     assert (span._.assertion, span._.assertion_cue.text) == ("family", "Pai")
-    (span,) = annotate(nlp, "Se suspeita de dengue, retornar.", "dengue").spans["sc"]
+    doc = annotate(nlp, "Se suspeita de dengue, retornar.", "dengue")
+    (span,) = doc.spans["sc"]
     assert (span._.is_hypothetical, span._.is_uncertain, span._.assertion) == (True, True, "hypothetical")
 
 
@@ -224,3 +227,17 @@ def test_a_doc_without_targets_is_returned_unchanged(nlp):
     doc = nlp("Nega febre.")
     assert "sc" not in doc.spans
     assert isinstance(make_clinical_context(nlp, "c", "sc", False, "default", None, None, True), ClinicalContext)
+
+
+def test_the_assertion_and_its_cue_survive_a_docbin_and_a_join(nlp):
+    """Only plain values go to doc.user_data (the cue as token offsets): a Span kept there could not be written by
+    DocBin nor copied by `Doc.from_docs` (E112), which `annotate` uses to join the pieces of a long note."""
+    from spacy.tokens import Doc, DocBin
+
+    doc = annotate(nlp, "Nega febre. Refere dor torácica.", "febre", "dor torácica")
+    (read,) = DocBin(store_user_data=True, docs=[doc]).from_bytes(
+        DocBin(store_user_data=True, docs=[doc]).to_bytes()).get_docs(nlp.vocab)
+    assert [(s.text, s._.assertion, str(s._.assertion_cue)) for s in read.spans["sc"]] == [
+        ("febre", "absent", "Nega"), ("dor torácica", "present", "None")]
+    joined = Doc.from_docs([doc, doc])
+    assert len(joined) == 2 * len(doc)

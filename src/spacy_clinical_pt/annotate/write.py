@@ -54,7 +54,7 @@ def _with_assertion_labels(doc: Doc, spans_key: str, colors: dict[str, str]) -> 
     words = [ASSERTION_WORDS.get((predicted_assertion(span) or {}).get("assertion")) for span in group]
     if not any(words):
         return doc
-    # Only the tokens: `doc.copy()` deep-copies user data, where `assertion_cue` keeps spans that cannot be copied.
+    # Only the tokens: the entities are drawn under new labels, and nothing else of the doc is needed.
     copy = Doc(doc.vocab, words=[t.text for t in doc], spaces=[bool(t.whitespace_) for t in doc])
     spans = []
     for span, word in zip(group, words):

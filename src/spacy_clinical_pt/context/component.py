@@ -41,7 +41,19 @@ PRECEDENCE = (
     (HISTORICAL, "historical"),
 )
 
-EXTENSIONS = {**{attr: False for attr in CATEGORY_ATTRIBUTES.values()}, "assertion": "present", "assertion_cue": None}
+# Plain values, stored in doc.user_data: what DocBin, `Doc.from_docs` and `nlp.pipe(n_process=...)` can carry (a
+# Span cannot be), so the cue is kept as its token offsets and `span._.assertion_cue` is a getter over them.
+EXTENSIONS = {
+    **{attr: False for attr in CATEGORY_ATTRIBUTES.values()},
+    "assertion": "present",
+    "assertion_cue_tokens": None,
+}
+
+
+def _assertion_cue(span: Span) -> Optional[Span]:
+    """The cue (or section header) that decided `span._.assertion`, from `span._.assertion_cue_tokens`."""
+    bounds = span._.assertion_cue_tokens
+    return None if bounds is None else span.doc[int(bounds[0]) : int(bounds[1])]
 
 DEFAULT_CONFIG = {
     "spans_key": "sc",
@@ -61,12 +73,14 @@ def register_extensions() -> None:
     for name, default in EXTENSIONS.items():
         if not Span.has_extension(name):
             Span.set_extension(name, default=default)
+    if not Span.has_extension("assertion_cue"):
+        Span.set_extension("assertion_cue", getter=_assertion_cue)
 
 
 @Language.factory(
     "clinical_context",
     default_config=DEFAULT_CONFIG,
-    assigns=[f"span._.{name}" for name in EXTENSIONS],
+    assigns=[f"span._.{name}" for name in (*EXTENSIONS, "assertion_cue")],
 )
 def make_clinical_context(
     nlp: Language,
@@ -279,11 +293,11 @@ def _annotate(target: Span, cues: list[Cue], plain: bool) -> None:
     for cue in sorted(cues, key=lambda c: _distance(c, target)) if cues else ():
         nearest.setdefault(cue.category, cue)
     values = {attr: category in nearest for category, attr in CATEGORY_ATTRIBUTES.items()}
-    values["assertion"], values["assertion_cue"] = "present", None
+    values["assertion"], values["assertion_cue_tokens"] = "present", None
     for category, assertion in PRECEDENCE:
         if category in nearest:
             cue = nearest[category]
-            values["assertion"], values["assertion_cue"] = assertion, target.doc[cue.start : cue.end]
+            values["assertion"], values["assertion_cue_tokens"] = assertion, (cue.start, cue.end)
             break
     if plain:
         # What `span._.name = value` does for an extension with a default, without an accessor per value:
