@@ -136,3 +136,12 @@ def test_the_key_of_a_key_value_line_ends_at_a_comma_and_needs_a_value_that_is_o
     sentence = (0, 9)
     assert doc[slice(*key_span(doc, 7, 8, sentence))].text == "alergia a dipirona"
     assert key_span(doc, 12, 13, (9, 14)) is None  # "sem sopros": the value is not only the cue
+
+
+def test_fold_text_folds_one_character_for_one_and_keeps_the_others():
+    # Offsets into the folded text are offsets into the text; a character past the table (Greek) is kept as it is.
+    from spacy_clinical_pt.context.cues import fold_text
+
+    text = "AUSÊNCIA de Febre; Ǆ Σ İ"
+    assert fold_text(text) == "ausencia de febre; ǆ Σ i"
+    assert len(fold_text(text)) == len(text)

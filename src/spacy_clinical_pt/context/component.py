@@ -194,15 +194,20 @@ class ClinicalContext:
                 by_sentence.setdefault(s, []).append(cue)
         edges = []  # (target index, cue)
         for index, target in enumerate(targets):
-            sentences = {sentence_of[target.start], sentence_of[target.end - 1]}
-            near = [cue for s in sorted(sentences) for cue in by_sentence.get(s, ())] + section_cues
-            edges += [(index, cue) for cue in dict.fromkeys(near) if _modifies(cue, target)]
+            first, last = sentence_of[target.start], sentence_of[target.end - 1]
+            near = by_sentence.get(first, [])
+            if last != first:  # a cue under both sentences counts once
+                near = list(dict.fromkeys(near + by_sentence.get(last, [])))
+            near = near + section_cues if section_cues else near
+            if near:  # most targets have no cue near: their label and text are never read
+                label = target.label_.upper()
+                edges += [(index, cue) for cue in near if _modifies(cue, target, label)]
         modifiers: dict[int, list[Cue]] = {}
         for index, cue in _limit_targets(edges, targets):
             modifiers.setdefault(index, []).append(cue)
         plain = _plain_extensions()
         for index, target in enumerate(targets):
-            _annotate(target, modifiers.get(index, []), plain)
+            _annotate(target, modifiers.get(index), plain)
         return doc
 
     def _layout_cues(
@@ -245,8 +250,9 @@ class ClinicalContext:
         return self
 
 
-def _modifies(cue: Cue, target: Span) -> bool:
-    """Whether a cue modifies a target: it does not overlap it, allows its label and covers an edge of it.
+def _modifies(cue: Cue, target: Span, label: str) -> bool:
+    """Whether a cue modifies a target, its label upper-cased `label`: it does not overlap it, allows its label
+    and covers an edge of it.
 
     An allergy is never historical: an allergy listed under "ANTECEDENTES PESSOAIS:" or after "história
     de" is an allergy the patient has.
@@ -255,7 +261,6 @@ def _modifies(cue: Cue, target: Span) -> bool:
         return False
     if cue.category == HISTORICAL and _is_allergy(target):
         return False
-    label = target.label_.upper()
     rule = cue.rule
     if rule.allowed_types is not None and label not in rule.allowed_types:
         return False
@@ -287,18 +292,9 @@ def _limit_targets(edges: list, targets: list[Span]) -> list:
     return [(index, cue) for index, cue in edges if (index, id(cue)) not in dropped]
 
 
-def _annotate(target: Span, cues: list[Cue], plain: bool) -> None:
-    """Set a target's extensions from the cues that modify it; `plain`: the extensions are plain values."""
-    nearest: dict[str, Cue] = {}
-    for cue in sorted(cues, key=lambda c: _distance(c, target)) if cues else ():
-        nearest.setdefault(cue.category, cue)
-    values = {attr: category in nearest for category, attr in CATEGORY_ATTRIBUTES.items()}
-    values["assertion"], values["assertion_cue_tokens"] = "present", None
-    for category, assertion in PRECEDENCE:
-        if category in nearest:
-            cue = nearest[category]
-            values["assertion"], values["assertion_cue_tokens"] = assertion, (cue.start, cue.end)
-            break
+def _annotate(target: Span, cues: Optional[list[Cue]], plain: bool) -> None:
+    """Set a target's extensions from the cues that modify it (None: none); `plain`: the extensions are plain values."""
+    values = _values(target, cues) if cues else EXTENSIONS  # the defaults: what no cue changes
     if plain:
         # What `span._.name = value` does for an extension with a default, without an accessor per value:
         # spaCy keys a span's values in `doc.user_data` by ("._.", name, start_char, end_char).
@@ -308,6 +304,21 @@ def _annotate(target: Span, cues: list[Cue], plain: bool) -> None:
         extensions = target._
         for name, value in values.items():
             setattr(extensions, name, value)
+
+
+def _values(target: Span, cues: list[Cue]) -> dict:
+    """The extensions' values of a target from the cues that modify it."""
+    nearest: dict[str, Cue] = {}
+    for cue in sorted(cues, key=lambda c: _distance(c, target)):
+        nearest.setdefault(cue.category, cue)
+    values = {attr: category in nearest for category, attr in CATEGORY_ATTRIBUTES.items()}
+    values["assertion"], values["assertion_cue_tokens"] = "present", None
+    for category, assertion in PRECEDENCE:
+        if category in nearest:
+            cue = nearest[category]
+            values["assertion"], values["assertion_cue_tokens"] = assertion, (cue.start, cue.end)
+            break
+    return values
 
 
 def _plain_extensions() -> bool:

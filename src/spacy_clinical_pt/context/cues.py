@@ -28,8 +28,9 @@ from .sections import fold
 WORDS = re.compile(r"\d+(?:[.,]\d+)*|\w+|[^\w\s]")
 NUMBER = "<number>"  # a pattern token {"LIKE_NUM": true}: any word that looks like a number
 
-# Lower case without accents, one character for one so that offsets stay those of the text.
-FOLD_TABLE = {c: f for c in range(0x250) if len(f := fold(chr(c))) == 1 and f != chr(c)}
+# Lower case without accents, one character for one so that offsets stay those of the text. A string indexed by
+# code point translates twice as fast as a dict; `str.translate` keeps a character past its end (an IndexError).
+FOLD_TABLE = "".join(f if len(f := fold(chr(c))) == 1 else chr(c) for c in range(0x250))
 
 
 def fold_text(text: str) -> str:
@@ -99,7 +100,7 @@ class CueMatcher:
             except ValueError as err:
                 raise ValueError(f"rule {index} ({rule.literal!r}): invalid pattern ({err})") from None
             self._keys[vocab.strings[key]] = index
-        self._prefixes = {words[:k] for words in self._phrases for k in range(1, len(words) + 1)}
+        self._trie = _phrase_trie(self._phrases)
         self._longest = max(map(len, self._phrases), default=0)
         self._numbers = any(NUMBER in words for words in self._phrases)
         self._firsts = re.compile(_first_words_regex({words[0] for words in self._phrases}))
@@ -139,22 +140,25 @@ class CueMatcher:
         """(start, end, rule) token matches of the word sequences in the doc's folded text."""
         folded = fold_text(text)
         found = []
+        rules, root, longest, numbers, words = self.rules, self._trie, self._longest, self._numbers, WORDS.finditer
         for first in self._firsts.finditer(folded):
             begin = first.start()
-            states = [()]
-            for m in islice(WORDS.finditer(folded, begin), self._longest):
+            nodes = [root]  # the trie nodes of the words read so far: a word and <number> may both go on
+            for m in islice(words(folded, begin), longest):
                 word = m.group()
-                grown = [s + (word,) for s in states if s + (word,) in self._prefixes]
-                if self._numbers:  # like_num only where a pattern wants a number here
-                    grown += [s + (NUMBER,) for s in states if s + (NUMBER,) in self._prefixes and like_num(word)]
-                states = grown
-                if not states:
+                grown = [child for children, _ in nodes if (child := children.get(word)) is not None]
+                if numbers:  # like_num only where a pattern wants a number here
+                    grown += [
+                        child for children, _ in nodes if (child := children.get(NUMBER)) is not None and like_num(word)
+                    ]
+                nodes = grown
+                if not nodes:
                     break
-                indices = [i for s in states for i in self._phrases.get(s, ())]
+                indices = [i for _, ends in nodes for i in ends]
                 if indices:
                     span = _token_span(doc, starts, begin, m.end())
                     if span is not None:
-                        found += [(span[0], span[1], self.rules[i]) for i in indices]
+                        found += [(span[0], span[1], rules[i]) for i in indices]
         return found
 
     def _scope(self, cue: Cue, sentence: tuple[int, int]) -> tuple[int, int]:
@@ -174,6 +178,17 @@ class CueMatcher:
 
 
 MAX_PATTERN_PHRASES = 5000
+
+
+def _phrase_trie(phrases: dict[tuple, list[int]]) -> tuple[dict, list[int]]:
+    """The word sequences as a trie: a node is (children by word, the rule indices of the sequence ending there)."""
+    root: tuple[dict, list[int]] = ({}, [])
+    for words, indices in phrases.items():
+        node = root
+        for word in words:
+            node = node[0].setdefault(word, ({}, []))
+        node[1].extend(indices)
+    return root
 
 
 def _first_words_regex(words: set[str]) -> str:
