@@ -39,7 +39,7 @@ from spacy_clinical_pt.results import git_commit, sha256_of
 from spacy_clinical_pt.tokenizer import clinical_nlp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from provenance import date_line, machine_line  # noqa: E402  (beside this script)
+from provenance import date_line, machine_line, write_results  # noqa: E402  (beside this script)
 
 RESULTS = Path("benchmarks/results/assertion.md")
 REPO = Path(__file__).resolve().parents[1]
@@ -301,10 +301,7 @@ def main(
         "",
         *cost_lines(timed, repeats),
     ]
-    text = "\n".join(lines) + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf8")
-    print(text)
+    write_results(RESULTS, lines)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from typing import Annotated
 import typer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from provenance import date_line, machine_line  # noqa: E402  (beside this script)
+from provenance import date_line, machine_line, write_results  # noqa: E402  (beside this script)
 
 RESULTS = Path("benchmarks/results/cli_startup.md")
 PYTHON = sys.executable
@@ -64,10 +64,7 @@ def main(repeats: Annotated[int, typer.Option(help="Runs of each command (fresh 
     for name, values in times.items():
         best = min(values)
         lines.append(f"| `{name}` | {best:.3f} | {statistics.median(values):.3f} | {best / spacy_best:.2f} |")
-    text = "\n".join(lines) + "\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text, encoding="utf8")
-    print(text)
+    write_results(RESULTS, lines)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+from pathlib import Path
 
 import spacy
 
@@ -24,3 +25,11 @@ def machine_line() -> str:
         f"- machine: {platform.node()}, {platform.platform()}, {os.cpu_count()} CPU cores, Python "
         f"{platform.python_version()}, spaCy {spacy.__version__}"
     )
+
+
+def write_results(path: Path, lines: list[str]) -> None:
+    """Write a results file (its folder made) and print it."""
+    text = "\n".join(lines) + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf8")
+    print(text)
