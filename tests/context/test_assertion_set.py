@@ -1,9 +1,11 @@
-"""The hand-written assertion test set (tests/fixtures/assertion/) is well-formed: what the benchmark and the
-scoring tests of `clinical_context` read is what its README says."""
+"""The hand-written assertion test sets (tests/fixtures/assertion/) are well-formed: what the benchmark and the
+scoring tests of `clinical_context` read is what their README says. Two sets: `sentences.jsonl` (the first one,
+since used to guide the rules) and `heldout2.jsonl` (the second, written later without looking at the rules)."""
 
 import json
 import re
 from collections import Counter
+from dataclasses import dataclass
 
 import pytest
 import spacy
@@ -12,28 +14,64 @@ from helpers import FIXTURES
 from spacy_clinical_pt.context import ASSERTIONS
 from spacy_clinical_pt.tokenizer import clinical_nlp
 
-SET = FIXTURES / "assertion" / "sentences.jsonl"
 README = FIXTURES / "assertion" / "README.md"
+# The README's heading of the second set's section: the first set's section is what comes before it.
+SECOND_SET_HEADING = "# The second held-out set"
 LABELS = {"Problema", "Tratamento", "Teste", "Anatomia"}
 VARIANTS = ("pt-BR", "pt-PT")
 
 
-@pytest.fixture(scope="module")
-def sentences() -> list[dict]:
-    with SET.open(encoding="utf8") as lines:
-        return [json.loads(line) for line in lines]
+@dataclass(frozen=True)
+class AssertionSet:
+    """One hand-written set and what its README promises of it."""
+
+    name: str  # the file under tests/fixtures/assertion/
+    min_sentences: int
+    min_spans_per_category: int
+    id_pattern: str  # a full match of every id; its group is `br` or `pt`, the variant's tag
+    second: bool  # described in the README's second section (after SECOND_SET_HEADING), not the first
 
 
-def test_at_least_200_sentences_with_unique_ids_in_both_variants(sentences):
+SETS = [
+    AssertionSet("sentences.jsonl", 200, 25, r"(br|pt)-[a-z]+-\d+", second=False),
+    AssertionSet("heldout2.jsonl", 150, 20, r"h2-(br|pt)-\d{3}", second=True),
+]
+
+
+@pytest.fixture(scope="module", params=SETS, ids=[s.name for s in SETS])
+def assertion_set(request) -> tuple[AssertionSet, list[dict]]:
+    with (FIXTURES / "assertion" / request.param.name).open(encoding="utf8") as lines:
+        return request.param, [json.loads(line) for line in lines]
+
+
+def readme_section(second: bool) -> str:
+    """The README's section on the first set (everything before SECOND_SET_HEADING) or on the second."""
+    readme = README.read_text(encoding="utf8")
+    first, heading, rest = readme.partition(f"\n{SECOND_SET_HEADING}\n")
+    assert heading, f"README has no '{SECOND_SET_HEADING}' section"
+    return rest if second else first
+
+
+def test_enough_sentences_with_unique_ids_in_both_variants(assertion_set):
+    spec, sentences = assertion_set
     ids = [sentence["id"] for sentence in sentences]
-    assert len(sentences) >= 200
+    assert len(sentences) >= spec.min_sentences
     assert len(set(ids)) == len(ids)
     assert {sentence["variant"] for sentence in sentences} == set(VARIANTS)
     assert all(set(sentence) == {"id", "variant", "text", "spans", "covers"} for sentence in sentences)
     assert all(sentence["covers"].strip() and sentence["spans"] for sentence in sentences)
 
 
-def test_every_span_is_inside_its_text_and_not_padded(sentences):
+def test_every_id_names_its_variant(assertion_set):
+    spec, sentences = assertion_set
+    for sentence in sentences:
+        match = re.fullmatch(spec.id_pattern, sentence["id"])
+        assert match is not None, sentence["id"]
+        assert {"br": "pt-BR", "pt": "pt-PT"}[match.group(1)] == sentence["variant"], sentence["id"]
+
+
+def test_every_span_is_inside_its_text_and_not_padded(assertion_set):
+    _, sentences = assertion_set
     for sentence in sentences:
         text = sentence["text"]
         for span in sentence["spans"]:
@@ -45,20 +83,23 @@ def test_every_span_is_inside_its_text_and_not_padded(sentences):
         assert len(set(offsets)) == len(offsets), sentence["id"]
 
 
-def test_every_assertion_and_label_is_known(sentences):
+def test_every_assertion_and_label_is_known(assertion_set):
+    _, sentences = assertion_set
     spans = [span for sentence in sentences for span in sentence["spans"]]
     assert {span["assertion"] for span in spans} == set(ASSERTIONS)
     assert {span["label"] for span in spans} <= LABELS
 
 
-def test_every_category_has_at_least_25_spans(sentences):
+def test_every_category_has_enough_spans(assertion_set):
+    spec, sentences = assertion_set
     counts = Counter(span["assertion"] for sentence in sentences for span in sentence["spans"])
-    assert min(counts[assertion] for assertion in ASSERTIONS) >= 25, counts
+    assert min(counts[assertion] for assertion in ASSERTIONS) >= spec.min_spans_per_category, counts
 
 
 @pytest.mark.parametrize("make_nlp", [lambda: spacy.blank("pt"), clinical_nlp], ids=["blank", "clinical"])
-def test_every_span_falls_on_token_boundaries(sentences, make_nlp):
+def test_every_span_falls_on_token_boundaries(assertion_set, make_nlp):
     # A span off token boundaries could not be put in doc.spans to be scored.
+    _, sentences = assertion_set
     nlp = make_nlp()
     for sentence in sentences:
         doc = nlp.make_doc(sentence["text"])
@@ -66,14 +107,16 @@ def test_every_span_falls_on_token_boundaries(sentences, make_nlp):
             assert doc.char_span(span["start"], span["end"]) is not None, (sentence["id"], span)
 
 
-def test_the_readme_says_it_is_hand_written_and_gives_the_counts_of_the_file(sentences):
-    readme = README.read_text(encoding="utf8")
-    assert readme.splitlines()[0].startswith("Hand-written for the tests")
-    assert "no patient data" in readme.splitlines()[0]
+def test_the_readme_says_it_is_hand_written_and_gives_the_counts_of_the_file(assertion_set):
+    spec, sentences = assertion_set
+    first_line = README.read_text(encoding="utf8").splitlines()[0]
+    assert first_line.startswith("Hand-written for the tests")
+    assert "no patient data" in first_line
+    section = readme_section(spec.second)
     counts = Counter((span["assertion"], s["variant"]) for s in sentences for span in s["spans"])
     for assertion in ASSERTIONS:
-        row = re.search(rf"^\| {assertion} \| (\d+) \| (\d+) \| (\d+) \|$", readme, re.M)
+        row = re.search(rf"^\| {assertion} \| (\d+) \| (\d+) \| (\d+) \|$", section, re.M)
         assert row is not None, assertion
         br, pt = counts[assertion, "pt-BR"], counts[assertion, "pt-PT"]
         assert tuple(map(int, row.groups())) == (br, pt, br + pt), assertion
-    assert f"holds {len(sentences)} Portuguese clinical sentences" in readme
+    assert f"holds {len(sentences)} Portuguese clinical sentences" in section
