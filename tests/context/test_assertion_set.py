@@ -1,6 +1,7 @@
 """The hand-written assertion test sets (tests/fixtures/assertion/) are well-formed: what the benchmark and the
-scoring tests of `clinical_context` read is what their README says. Two sets: `sentences.jsonl` (the first one,
-since used to guide the rules) and `heldout2.jsonl` (the second, written later without looking at the rules)."""
+scoring tests of `clinical_context` read is what their README says. Three sets: `sentences.jsonl` (the first one,
+since used to guide the rules), `heldout2.jsonl` (the second, written later without looking at the rules, since
+used too) and `heldout3.jsonl` (the third, written after both without looking at the rules or the other sets)."""
 
 import json
 import re
@@ -15,8 +16,8 @@ from spacy_clinical_pt.context import ASSERTIONS
 from spacy_clinical_pt.tokenizer import clinical_nlp
 
 README = FIXTURES / "assertion" / "README.md"
-# The README's heading of the second set's section: the first set's section is what comes before it.
-SECOND_SET_HEADING = "# The second held-out set"
+# The README's headings of the later sets' sections, in order: the first set's section is what comes before them.
+HEADINGS = ("# The second held-out set", "# The third held-out set")
 LABELS = {"Problema", "Tratamento", "Teste", "Anatomia"}
 VARIANTS = ("pt-BR", "pt-PT")
 
@@ -29,12 +30,13 @@ class AssertionSet:
     min_sentences: int
     min_spans_per_category: int
     id_pattern: str  # a full match of every id; its group is `br` or `pt`, the variant's tag
-    second: bool  # described in the README's second section (after SECOND_SET_HEADING), not the first
+    section: int  # the README's section that describes it: 0 the first, n the one under HEADINGS[n - 1]
 
 
 SETS = [
-    AssertionSet("sentences.jsonl", 200, 25, r"(br|pt)-[a-z]+-\d+", second=False),
-    AssertionSet("heldout2.jsonl", 150, 20, r"h2-(br|pt)-\d{3}", second=True),
+    AssertionSet("sentences.jsonl", 200, 25, r"(br|pt)-[a-z]+-\d+", section=0),
+    AssertionSet("heldout2.jsonl", 150, 20, r"h2-(br|pt)-\d{3}", section=1),
+    AssertionSet("heldout3.jsonl", 150, 20, r"h3-(br|pt)-\d{3}", section=2),
 ]
 
 
@@ -44,12 +46,14 @@ def assertion_set(request) -> tuple[AssertionSet, list[dict]]:
         return request.param, [json.loads(line) for line in lines]
 
 
-def readme_section(second: bool) -> str:
-    """The README's section on the first set (everything before SECOND_SET_HEADING) or on the second."""
-    readme = README.read_text(encoding="utf8")
-    first, heading, rest = readme.partition(f"\n{SECOND_SET_HEADING}\n")
-    assert heading, f"README has no '{SECOND_SET_HEADING}' section"
-    return rest if second else first
+def readme_section(index: int) -> str:
+    """The README's section number `index`: 0 everything before HEADINGS[0], n from HEADINGS[n - 1] to the next."""
+    sections = [README.read_text(encoding="utf8")]
+    for heading in HEADINGS:
+        before, found, after = sections[-1].partition(f"\n{heading}\n")
+        assert found, f"README has no '{heading}' section"
+        sections[-1:] = [before, after]
+    return sections[index]
 
 
 def test_enough_sentences_with_unique_ids_in_both_variants(assertion_set):
@@ -112,7 +116,7 @@ def test_the_readme_says_it_is_hand_written_and_gives_the_counts_of_the_file(ass
     first_line = README.read_text(encoding="utf8").splitlines()[0]
     assert first_line.startswith("Hand-written for the tests")
     assert "no patient data" in first_line
-    section = readme_section(spec.second)
+    section = readme_section(spec.section)
     counts = Counter((span["assertion"], s["variant"]) for s in sentences for span in s["spans"])
     for assertion in ASSERTIONS:
         row = re.search(rf"^\| {assertion} \| (\d+) \| (\d+) \| (\d+) \|$", section, re.M)

@@ -94,6 +94,32 @@ SENTENCES = [
     ("Submetida a apendicectomia na adolescência.", {"apendicectomia": "historical"}),
     ("Internamento prévio por pneumonia, agora com febre.", {"pneumonia": "historical", "febre": "present"}),
     ("Pós-operatório de colecistectomia sem intercorrências.", {"colecistectomia": "historical"}),
+    # Historical by a year, an age, "há cerca de N anos", "anterior" (not the anatomical one), "tratado com".
+    ("Colecistectomia em 2012 por litíase biliar.", {"Colecistectomia": "historical", "litíase biliar": "historical"}),
+    ("Fratura do fémur há cerca de 20 anos.", {"Fratura do fémur": "historical"}),
+    ("Sarampo aos 5 anos, sem sequelas.", {"Sarampo": "historical"}),
+    ("Cirurgia anterior por hérnia inguinal.", {"Cirurgia": "historical", "hérnia inguinal": "historical"}),
+    ("Dor na face anterior da coxa.", {"Dor": "present"}),
+    ("Tuberculose em 2010, tratada com rifampicina.", {"rifampicina": "historical"}),
+    ("Medicada com bisoprolol 2,5 mg.", {"bisoprolol": "present"}),
+    # Hypothetical: the drug or test given only if, before its condition; "SOS".
+    ("Ondansetrona 4 mg se vómitos.", {"Ondansetrona": "hypothetical", "vómitos": "hypothetical"}),
+    ("Dipirona 500 mg SOS\n- Omeprazol 20 mg", {"Dipirona": "hypothetical", "Omeprazol": "present"}),
+    ("Pedir ecografia caso a dor persista.", {"ecografia": "hypothetical"}),
+    # Possible: a diagnostic hypothesis as a key, a post-cue "provável" of one token.
+    ("HD: pneumonia comunitária.\nPrescrito amoxicilina.", {"pneumonia": "possible", "amoxicilina": "present"}),
+    ("Hipotese diagnostica: hepatite viral.", {"hepatite viral": "possible"}),
+    ("Gastroenterite provável.", {"Gastroenterite": "possible"}),
+    ("Dor torácica, provável angina instável.", {"Dor torácica": "present", "angina instável": "possible"}),
+    ("A excluir meningite.", {"meningite": "possible"}),
+    # A cue that overlaps its target from the side it reads; a denied family history; negation scopes cut short.
+    ("Sem sinais de desidratação.", {"sinais de desidratação": "absent"}),
+    ("Inexistência de derrame pleural.", {"derrame pleural": "absent"}),
+    ("Nega antecedentes familiares de diabetes.", {"diabetes": "absent"}),
+    ("Doente que nega febre recorre ao SU por dispneia.", {"febre": "absent", "dispneia": "present"}),
+    ("Não tolerou a dieta e mantém vómitos.", {"vómitos": "present"}),
+    ("Não houve melhoria da lombalgia.", {"lombalgia": "present"}),
+    ("Ansiedade desde a morte do pai.", {"Ansiedade": "present"}),
 ]
 
 

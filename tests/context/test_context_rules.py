@@ -145,3 +145,17 @@ def test_fold_text_folds_one_character_for_one_and_keeps_the_others():
     text = "AUSÊNCIA de Febre; Ǆ Σ İ"
     assert fold_text(text) == "ausencia de febre; ǆ Σ i"
     assert len(fold_text(text)) == len(text)
+
+
+def test_a_shape_dddd_pattern_matches_four_digits_without_the_matcher():
+    from spacy_clinical_pt.context.cues import CueMatcher
+
+    nlp = spacy.blank("pt")
+    rule = ContextRule(
+        literal="em 2019", category="HISTORICAL", pattern=[{"LOWER": "em"}, {"SHAPE": "dddd"}], max_scope=3
+    )
+    matcher = CueMatcher(nlp.vocab, [rule])
+    doc = nlp("Apendicectomia em 2019, retorno em 15 dias e em 20190.")
+    cues = matcher(doc, [(0, len(doc))], [0] * len(doc))
+    assert len(matcher._patterns) == 0  # a word sequence, not a Matcher pattern
+    assert [(doc[c.start : c.end].text, c.scopes) for c in cues] == [("em 2019", [(0, 6)])]

@@ -251,22 +251,30 @@ class ClinicalContext:
 
 
 def _modifies(cue: Cue, target: Span, label: str) -> bool:
-    """Whether a cue modifies a target, its label upper-cased `label`: it does not overlap it, allows its label
-    and covers an edge of it.
+    """Whether a cue modifies a target, its label upper-cased `label`: it allows its label and covers an edge
+    of it, or it overlaps it from the side it reads ("Nenhum sinal de hipoperfusão", the target "sinal de
+    hipoperfusão": the FORWARD cue "nenhum sinal de" starts before it).
 
     An allergy is never historical: an allergy listed under "ANTECEDENTES PESSOAIS:" or after "história
     de" is an allergy the patient has.
     """
     if cue.start < target.end and target.start < cue.end:
-        return False
+        direction = cue.rule.direction
+        forward = direction in ("FORWARD", "BIDIRECTIONAL") and cue.start < target.start < cue.end < target.end
+        backward = direction in ("BACKWARD", "BIDIRECTIONAL") and target.start < cue.start < target.end < cue.end
+        if not (forward or backward) or cue.category == HISTORICAL and _is_allergy(target):
+            return False
+        return _allows(cue.rule, label)
     if cue.category == HISTORICAL and _is_allergy(target):
         return False
-    rule = cue.rule
+    return _allows(cue.rule, label) and (cue.in_scope(target.start) or cue.in_scope(target.end - 1))
+
+
+def _allows(rule: ContextRule, label: str) -> bool:
+    """Whether a rule's `allowed_types` and `excluded_types` let it modify a target labelled `label`."""
     if rule.allowed_types is not None and label not in rule.allowed_types:
         return False
-    if rule.excluded_types is not None and label in rule.excluded_types:
-        return False
-    return cue.in_scope(target.start) or cue.in_scope(target.end - 1)
+    return rule.excluded_types is None or label not in rule.excluded_types
 
 
 def _is_allergy(target: Span) -> bool:
@@ -313,6 +321,9 @@ def _values(target: Span, cues: list[Cue]) -> dict:
         nearest.setdefault(cue.category, cue)
     values = {attr: category in nearest for category, attr in CATEGORY_ATTRIBUTES.items()}
     values["assertion"], values["assertion_cue_tokens"] = "present", None
+    if FAMILY in nearest and NEGATED in nearest and nearest[NEGATED].in_scope(nearest[FAMILY].start):
+        # "Nega história familiar de câncer": the denial is of the family history itself.
+        del nearest[FAMILY]
     for category, assertion in PRECEDENCE:
         if category in nearest:
             cue = nearest[category]

@@ -27,6 +27,16 @@ from .sections import fold
 # The words of folded text and cues: a number with its decimals, a word, or one other character ("?", "(").
 WORDS = re.compile(r"\d+(?:[.,]\d+)*|\w+|[^\w\s]")
 NUMBER = "<number>"  # a pattern token {"LIKE_NUM": true}: any word that looks like a number
+YEAR = "<year>"  # a pattern token {"SHAPE": "dddd"}: four digits ("em 2019")
+
+
+def _is_year(word: str) -> bool:
+    """Whether a folded word has the shape "dddd"."""
+    return len(word) == 4 and word.isdigit()
+
+
+# The word classes a phrase may hold, with the test a word must pass to take their branch of the trie.
+WORD_CLASSES = {NUMBER: like_num, YEAR: _is_year}
 
 # Lower case without accents, one character for one so that offsets stay those of the text. A string indexed by
 # code point translates twice as fast as a dict; `str.translate` keeps a character past its end (an IndexError).
@@ -102,7 +112,7 @@ class CueMatcher:
             self._keys[vocab.strings[key]] = index
         self._trie = _phrase_trie(self._phrases)
         self._longest = max(map(len, self._phrases), default=0)
-        self._numbers = any(NUMBER in words for words in self._phrases)
+        self._classes = [(name, test) for name, test in WORD_CLASSES.items() if any(name in w for w in self._phrases)]
         self._firsts = re.compile(_first_words_regex({words[0] for words in self._phrases}))
 
     def __call__(
@@ -140,16 +150,16 @@ class CueMatcher:
         """(start, end, rule) token matches of the word sequences in the doc's folded text."""
         folded = fold_text(text)
         found = []
-        rules, root, longest, numbers, words = self.rules, self._trie, self._longest, self._numbers, WORDS.finditer
+        rules, root, longest, classes, words = self.rules, self._trie, self._longest, self._classes, WORDS.finditer
         for first in self._firsts.finditer(folded):
             begin = first.start()
             nodes = [root]  # the trie nodes of the words read so far: a word and <number> may both go on
             for m in islice(words(folded, begin), longest):
                 word = m.group()
                 grown = [child for children, _ in nodes if (child := children.get(word)) is not None]
-                if numbers:  # like_num only where a pattern wants a number here
+                for name, test in classes:  # a word class tested only where a pattern wants one here
                     grown += [
-                        child for children, _ in nodes if (child := children.get(NUMBER)) is not None and like_num(word)
+                        child for children, _ in nodes if (child := children.get(name)) is not None and test(word)
                     ]
                 nodes = grown
                 if not nodes:
@@ -226,8 +236,8 @@ def _token_span(doc: Doc, starts: list[int], start: int, end: int) -> Optional[t
 def _as_phrases(pattern: list) -> Optional[list[list[str]]]:
     """The folded word sequences a pattern of fixed words matches, or None when it needs the `Matcher`.
 
-    A pattern whose tokens are only `LOWER` (a word or `IN` a list), `ORTH` without letters, `LIKE_NUM`
-    after the first token, and `OP` "?" runs as word sequences: the `Matcher` costs more per doc than all
+    A pattern whose tokens are only `LOWER` (a word or `IN` a list), `ORTH` without letters, `LIKE_NUM` or
+    `SHAPE` "dddd" after the first token, and `OP` "?" runs as word sequences: the `Matcher` costs more per doc than all
     the literal cues together. Folding also lets it ignore accents, as literal cues do.
     """
     sequences: list[list[str]] = [[]]
@@ -240,6 +250,8 @@ def _as_phrases(pattern: list) -> Optional[list[list[str]]]:
         value = token[attr]
         if attr == "LIKE_NUM" and value is True and position > 0:
             words = [NUMBER]
+        elif attr == "SHAPE" and value == "dddd" and position > 0:
+            words = [YEAR]
         else:
             words = value.get("IN") if isinstance(value, dict) and set(value) == {"IN"} else [value]
             if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
@@ -248,8 +260,8 @@ def _as_phrases(pattern: list) -> Optional[list[list[str]]]:
                 return None
             if attr not in ("LOWER", "ORTH"):
                 return None
-        folded = list(dict.fromkeys(w if w == NUMBER else tuple(words_of(fold(w))) for w in words))
-        sequences = [seq + ([w] if w == NUMBER else list(w)) for seq in sequences for w in folded] + (
+        folded = list(dict.fromkeys(w if w in WORD_CLASSES else tuple(words_of(fold(w))) for w in words))
+        sequences = [seq + ([w] if w in WORD_CLASSES else list(w)) for seq in sequences for w in folded] + (
             sequences if op == "?" else []
         )
         if len(sequences) > MAX_PATTERN_PHRASES:
