@@ -71,7 +71,7 @@ def convert_command(
     ] = None,
     encoding: Annotated[
         Optional[str],
-        typer.Option("--encoding", help="Encoding of the input text files (default: UTF-8, else cp1252/latin-1)."),
+        typer.Option("--encoding", help="Encoding of the input text files, not .xlsx (default: UTF-8, else cp1252/latin-1)."),
     ] = None,
     tag_scheme: Annotated[
         Optional[str], typer.Option("--tag-scheme", help="conll only: the tag scheme (default: detected).")

@@ -24,6 +24,9 @@ by starting a new entity there, and every repair is listed in the report with fi
 column or a tag with an unknown prefix is an error (strict) or, in lenient mode, read as an `O` token and
 listed as dropped. Files that are not UTF-8 (cp1252, latin-1) are decoded by `encoding.read_text`, which
 notes it in the report.
+
+Excel workbooks (`.xlsx`, one row per token) are read through `xlsx.read_workbook` as the same rows, so
+schemes, repairs and checks are the same; their messages name the sheet and row instead of the line.
 """
 
 from __future__ import annotations
@@ -61,12 +64,12 @@ Tag = tuple[str | None, str | None]  # (prefix B/I/E/S, label), or (None, None) 
 
 
 class Token(NamedTuple):
-    """One token line: its text, its tag split into (prefix, label), and its 1-based line number."""
+    """One token line: its text, its tag split into (prefix, label), and where it is ("a.conll:3")."""
 
     text: str
     prefix: str | None
     label: str | None
-    line: int
+    where: str
 
 
 class Chunk(NamedTuple):
@@ -188,21 +191,34 @@ def _tag_name(tag: Tag) -> str:
 def read_conll(
     path: Path, report: ConversionReport, *, scheme: str | None = None, encoding: str | None = None
 ) -> Iterator[Record]:
-    """Records from CoNLL token-per-line files, one per file or per `-DOCSTART-` section.
+    """Records from CoNLL token-per-line files and token-per-row workbooks, one per file, `-DOCSTART-`
+    section or sheet.
 
-    path: one file (any suffix), or a folder searched recursively for CoNLL suffixes (`CONLL_SUFFIXES`).
-    report: strict mode raises `ConversionError` naming file:line; lenient mode lists repairs and drops.
+    path: one file (`.xlsx` read as a workbook, any other suffix as text), or a folder searched
+        recursively for CoNLL suffixes (`CONLL_SUFFIXES`) and `.xlsx`.
+    report: strict mode raises `ConversionError` naming file:line (or sheet and row); lenient mode lists
+        repairs and drops.
     scheme: the tag scheme (IOB1, IO, IOB2, BIO, IOBES, BIOES, BILOU); None detects it per file.
-    encoding: the files' encoding; None detects UTF-8, else cp1252/latin-1 (noted in the report).
+    encoding: the text files' encoding; None detects UTF-8, else cp1252/latin-1 (noted in the report).
     doc_id is the file stem, or "<stem>-<n>" (n from 1) when the file holds several documents.
     """
+    # xlsx reads tags with `split_tag`: imported here, not at the top, where the import would be circular.
+    from .xlsx import WORKBOOK_SUFFIXES, read_workbook
+
     given = normalize_scheme(scheme) if scheme is not None else None
     detected: Counter = Counter()
-    for file in input_files(path, CONLL_SUFFIXES, report):
-        text = read_text(file, report, encoding)
-        if not text:
+    for file in input_files(path, CONLL_SUFFIXES + WORKBOOK_SUFFIXES, report):
+        if file.suffix.lower() in WORKBOOK_SUFFIXES:
+            if file.name.startswith("~$"):
+                report.note(f"{file}: Excel lock file skipped")
+                continue
+            sheets = read_workbook(file, report)
+        else:
+            text = read_text(file, report, encoding)
+            sheets = [_text_rows(file, text)] if text else []
+        if not sheets:
             continue
-        documents = _parse(file, text, report)
+        documents = [document for rows in sheets for document in _parse(rows, report)]
         if not documents:
             report.error(str(file), "no token lines")
             continue
@@ -219,8 +235,25 @@ def read_conll(
         report.note(f"{path}: tag scheme detected as {name} in {count} file(s)")
 
 
-def _parse(file: Path, text: str, report: ConversionReport) -> list[list[list[Token]]]:
-    """Documents -> sentences -> tokens; empty documents and sentences are left out."""
+def _text_rows(file: Path, text: str) -> list[tuple[str, list[str]]]:
+    """(where, columns) per line of a CoNLL text; a blank line has no columns."""
+    rows = []
+    for number, line in enumerate(split_lines(text), start=1):
+        if not line.strip():
+            columns = []
+        elif "\t" in line:
+            columns = [c.strip(" ") for c in line.split("\t")]
+        else:
+            columns = SPACES.split(line.strip(" "))
+        rows.append((f"{file}:{number}", columns))
+    return rows
+
+
+def _parse(rows: Iterable[tuple[str, list[str]]], report: ConversionReport) -> list[list[list[Token]]]:
+    """Documents -> sentences -> tokens from (where, columns) rows; no columns end a sentence.
+
+    Empty documents and sentences are left out.
+    """
     documents: list[list[list[Token]]] = [[]]
     sentence: list[Token] = []
 
@@ -230,17 +263,15 @@ def _parse(file: Path, text: str, report: ConversionReport) -> list[list[list[To
             documents[-1].append(sentence)
             sentence = []
 
-    for number, line in enumerate(split_lines(text), start=1):
-        if not line.strip():
+    for where, columns in rows:
+        if not columns:
             end_sentence()
             continue
-        columns = [c.strip(" ") for c in line.split("\t")] if "\t" in line else SPACES.split(line.strip(" "))
         if columns[0] == DOCSTART:
             end_sentence()
             if documents[-1]:
                 documents.append([])
             continue
-        where = f"{file}:{number}"
         problem = None
         if len(columns) < 2:
             problem = "no tag column"
@@ -249,7 +280,7 @@ def _parse(file: Path, text: str, report: ConversionReport) -> list[list[list[To
         if problem is not None:
             if columns[0]:
                 report.drop(where, f"malformed line: {problem}; read as an O token")
-                sentence.append(Token(columns[0], None, None, number))
+                sentence.append(Token(columns[0], None, None, where))
             else:
                 report.drop(where, f"malformed line: {problem}; line skipped")
             continue
@@ -258,7 +289,7 @@ def _parse(file: Path, text: str, report: ConversionReport) -> list[list[list[To
         except ValueError as err:
             report.drop(where, f"malformed line: {err}; read as an O token")
             prefix, label = None, None
-        sentence.append(Token(columns[0], prefix, label, number))
+        sentence.append(Token(columns[0], prefix, label, where))
     end_sentence()
     return [document for document in documents if document]
 
@@ -284,7 +315,7 @@ def _record(
             position += len(token.text)
         chunks, repairs = decode_tags([(t.prefix, t.label) for t in sentence], scheme)
         for index, message in repairs:
-            report.repair(f"{file}:{sentence[index].line}", message)
+            report.repair(sentence[index].where, message)
         for chunk in chunks:
             last = sentence[chunk.end - 1]
             entities.append(
@@ -292,7 +323,7 @@ def _record(
                     start=starts[chunk.start],
                     end=starts[chunk.end - 1] + len(last.text),
                     label=chunk.label,
-                    origin=f"{file}:{sentence[chunk.start].line}",
+                    origin=sentence[chunk.start].where,
                 )
             )
     return Record(doc_id=doc_id, text="".join(pieces), entities=entities, origin=str(file))
