@@ -491,8 +491,7 @@ def best_non_overlapping(spans: Sequence[Span], scores: Sequence[float]) -> List
 
 
 def sigmoid(ops: Ops, x: Floats2d) -> Floats2d:
-    """The logistic function on the array's device: SciPy's `expit` for numpy arrays, CuPy's for GPU arrays (the
-    same function, exact and without overflow at any logit)."""
+    """The logistic function on the array's device: SciPy's `expit` (numpy) or CuPy's (GPU), exact at any logit."""
     if ops.xp is numpy:
         from scipy.special import expit
     else:
