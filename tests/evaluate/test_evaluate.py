@@ -313,6 +313,11 @@ def test_span_classifier_threshold_is_chosen_on_dev_over_its_span_scores(tmp_pat
     assert len(micro) == 99 and micro[0]["threshold"] == pytest.approx(0.01)
     written = {path.name for path in write_outputs(result, tmp_path)}
     assert written == {"metrics.json", "report.md", "pr_curves.csv", "pr_curves.png"}  # no token ROC: no token scores
+    per_label = m["candidates"]["per_label"]
+    ceilings = ", ".join(f"{label} {row['recall']:.3f} ({row['gold_spans_proposed']}/{row['gold_spans']})"
+                         for label, row in per_label.items())
+    assert sum(row["gold_spans"] for row in per_label.values()) == 5
+    assert f"- recall ceiling per label: {ceilings}" in (tmp_path / "report.md").read_text(encoding="utf8")
     report = (tmp_path / "report.md").read_text()
     assert "4 of 5 gold spans among them (recall ceiling 0.8000" in report and "span classifier" in report
     oracle = evaluate_pipeline(nlp, make_docs(nlp, TEST), policy="oracle").metrics

@@ -91,6 +91,10 @@ def _summary(metrics: Mapping[str, Any]) -> list[str]:
             f"{c['proposed']} proposed ({c['proposed_per_doc']:.1f} per document); {c['gold_spans_proposed']} of "
             f"{c['gold_spans']} gold spans among them (recall ceiling {c['recall']:.4f}, boundaries only)"
         )
+        if c.get("per_label"):
+            ceilings = ", ".join(f"{label} {row['recall']:.3f} ({row['gold_spans_proposed']}/{row['gold_spans']})"
+                                 for label, row in c["per_label"].items())
+            lines.append(f"- recall ceiling per label: {ceilings}")
     if metrics.get("gold_labels_unknown_to_pipeline"):
         lines.append(
             f"- gold labels the pipeline does not predict (errors at entity level, outside the token matrix): "

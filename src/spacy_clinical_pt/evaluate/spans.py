@@ -78,19 +78,30 @@ def select_span_threshold(rows: Sequence[Mapping[str, Any]], labels: Sequence[st
 
 def candidate_recall(docs: Sequence[DocResult]) -> dict[str, Any]:
     """How many spans were proposed to the classifier, and how many gold spans (start and end, any label) were
-    among them: the recall that no threshold of the classifier can exceed."""
+    among them: the recall that no threshold of the classifier can exceed; per label too (`per_label`: the gold
+    spans of each label whose boundaries were proposed), where a rare label's ceiling shows."""
     proposed = gold = found = 0
+    per_label: dict[str, list[int]] = {}
     for doc in docs:
+        candidates = set(doc.candidates or [])
         boundaries = {(s[0], s[1]) for s in doc.gold}
-        proposed += len(doc.candidates or [])
+        proposed += len(candidates)
         gold += len(boundaries)
-        found += len(boundaries & set(doc.candidates or []))
+        found += len(boundaries & candidates)
+        for start, end, label in set(doc.gold):
+            counts = per_label.setdefault(label, [0, 0])
+            counts[0] += 1
+            counts[1] += (start, end) in candidates
     return {
         "proposed": proposed,
         "proposed_per_doc": proposed / len(docs) if docs else 0.0,
         "gold_spans": gold,
         "gold_spans_proposed": found,
         "recall": found / gold if gold else 0.0,
+        "per_label": {
+            label: {"gold_spans": n, "gold_spans_proposed": k, "recall": k / n}
+            for label, (n, k) in sorted(per_label.items())
+        },
     }
 
 
