@@ -208,3 +208,25 @@ def test_clinpt_cases_rebuilt_as_upstream_workbooks_give_the_records_of_their_co
     assert len(from_xlsx) == 10 and sum(len(r.entities) for r in from_xlsx) > 0
     assert report.repaired == [] and report.dropped == [] and report.errors == []
     assert sum("header row skipped" in n for n in report.notes) == 10
+
+
+def test_a_formula_without_a_computed_value_is_an_error_naming_its_cell(nlp, tmp_path):
+    """A program that does not compute formulas (openpyxl itself) saves them without a value: read as values they
+    are empty, so the token would become a sentence break without a word."""
+    from openpyxl import Workbook
+
+    from spacy_clinical_pt.convert import convert_path
+    from spacy_clinical_pt.corpus import ConversionError
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Caso"
+    for row in (("Doente", "O"), ("com", "O"), ('=LOWER("CEFALEIA")', "B-C")):
+        sheet.append(row)
+    path = tmp_path / "formula.xlsx"
+    workbook.save(path)
+    with pytest.raises(ConversionError, match=r"formula.xlsx sheet 'Caso' row 3: a formula without a computed value "
+                                              r"in column 1"):
+        convert_path(path, tmp_path / "out.spacy", format="conll", nlp=nlp)
+    report = convert_path(path, tmp_path / "out.spacy", format="conll", nlp=nlp, lenient=True)
+    assert [e["where"] for e in report.errors] == [f"{path} sheet 'Caso' row 3"]

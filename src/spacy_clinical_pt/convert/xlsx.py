@@ -17,7 +17,8 @@ with no non-empty sheet is an error, as an empty CoNLL file is.
 
 Cells become the text a person sees in Excel: numbers without a spurious ".0" (5.0 -> "5"), booleans
 "TRUE"/"FALSE". A date cell (Excel turns "3/4" into a date) is written as an ISO date and listed as
-repaired, the token typed into it being lost.
+repaired, the token typed into it being lost. A formula saved without its computed value (by a program
+that does not compute formulas) is an error naming its cell: read as a value it would be empty.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ def read_workbook(file: Path, report: ConversionReport) -> list[list[Row]]:
     except NOT_A_WORKBOOK as err:
         report.error(str(file), f"not an Excel workbook (.xlsx) or a corrupt one ({type(err).__name__})")
         return []
+    for title, number, column in _uncomputed_formulas(file, dict(sheets)):
+        report.error(f"{file} sheet {title!r} row {number}", f"a formula without a computed value in column "
+                     f"{column}: it would read as empty; open and save the workbook in a spreadsheet program")
     result = []
     for title, values in sheets:
         rows = _sheet_rows(file, title, values, report)
@@ -84,6 +88,33 @@ def read_workbook(file: Path, report: ConversionReport) -> list[list[Row]]:
     if not result:
         report.error(str(file), "the workbook is empty")
     return result
+
+
+def _uncomputed_formulas(file: Path, sheets: dict[str, list[tuple[Any, ...]]]) -> list[tuple[str, int, int]]:
+    """(sheet, row, column), 1-based, of the formula cells that hold no computed value (what a program that does
+    not compute formulas saves): read as values they are empty. The workbook is read again, for its formulas,
+    only when a sheet's XML holds one."""
+    with zipfile.ZipFile(file) as archive:
+        names = [name for name in archive.namelist() if name.startswith("xl/worksheets/") and name.endswith(".xml")]
+        if not any(b"<f" in archive.read(name) for name in names):
+            return []
+    from openpyxl import load_workbook
+
+    workbook = load_workbook(file, read_only=True, data_only=False)
+    try:
+        found = []
+        for sheet in workbook.worksheets:
+            sheet.reset_dimensions()
+            values = sheets.get(sheet.title, [])
+            for number, row in enumerate(sheet.iter_rows(values_only=True), start=1):
+                computed = values[number - 1] if number <= len(values) else ()
+                for column, cell in enumerate(row, start=1):
+                    empty = column > len(computed) or computed[column - 1] is None
+                    if isinstance(cell, str) and cell.startswith("=") and empty:
+                        found.append((sheet.title, number, column))
+        return found
+    finally:
+        workbook.close()
 
 
 def _sheet_rows(file: Path, title: str, values: list[tuple[Any, ...]], report: ConversionReport) -> list[Row]:
