@@ -44,7 +44,6 @@ from .encoders import ENCODERS, encoder_key, pipeline_package_name
 from .results import read_metrics
 
 PACKAGE_REQUIREMENT_NAME = "spacy-clinical-pt"
-CONTEXT_FACTORY = "clinical_context"
 OWN_THRESHOLD = "the pipeline's own (set at training)"
 
 # The data the pipelines learn from: terms, attribution, where it comes from (see ../shared/corpora/*/SOURCE.md).
@@ -269,9 +268,9 @@ def set_context(nlp: Any, include: bool = True) -> None:
 
     nlp: the pipeline to package. include: False removes them (`--no-context`).
     """
-    from .pipes import pipeline_spans_key
+    from .pipes import CONTEXT_FACTORY, context_names, pipeline_spans_key
 
-    names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == CONTEXT_FACTORY]
+    names = context_names(nlp)
     if not include:
         for name in names:
             nlp.remove_pipe(name)
@@ -284,7 +283,9 @@ def set_context(nlp: Any, include: bool = True) -> None:
 
 def _context_meta(nlp: Any) -> Optional[dict[str, Any]]:
     """The meta's `clinical_pt.assertion`: the `clinical_context` component and its spans key, or None."""
-    names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == CONTEXT_FACTORY]
+    from .pipes import context_names
+
+    names = context_names(nlp)
     if not names:
         return None
     component = nlp.get_pipe(names[-1])

@@ -84,3 +84,11 @@ def pipeline_labels(nlp: Language) -> list[str]:
             if isinstance(label, str) and label not in labels:
                 labels.append(label)
     return labels
+
+
+CONTEXT_FACTORY = "clinical_context"
+
+
+def context_names(nlp: Language) -> list[str]:
+    """The names of the pipeline's `clinical_context` components, in pipeline order."""
+    return [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == CONTEXT_FACTORY]

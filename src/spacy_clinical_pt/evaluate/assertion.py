@@ -19,15 +19,15 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from ..metrics import SpanTuple
+from ..pipes import context_names
 
-CONTEXT_FACTORY = "clinical_context"
 # A span's key in the end-to-end comparison: character offsets (tokenizers may differ), label, assertion.
 CharSpan = tuple[int, int, str, str]
 
 
 def context_component(nlp: Language) -> Any:
     """The pipeline's last `clinical_context` component, or None."""
-    names = [name for name in nlp.pipe_names if nlp.get_pipe_meta(name).factory == CONTEXT_FACTORY]
+    names = context_names(nlp)
     return nlp.get_pipe(names[-1]) if names else None
 
 
