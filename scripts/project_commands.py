@@ -24,7 +24,7 @@ from spacy_clinical_pt.encoders import ENCODERS
 from spacy_clinical_pt.llm.presets import config_files
 
 PROJECT = Path(__file__).resolve().parents[1] / "project.yml"
-BENCH_CORPORA = ("nestedclinbr", "er_ner")
+BENCH_CORPORA = ("nestedclinbr", "er_ner", "clinpt")
 BENCH_SCHEMES = ("IO", "BIO")
 # MiniLM is English and not one of the paper's encoders: it is the offline test encoder.
 BENCH_ENCODERS = tuple(key for key in ENCODERS if key != "minilm")

@@ -5,7 +5,13 @@ documents several times: while a label's entity count is below `target_ratio` x 
 label, a document holding that (rarest) label is replicated, picked at random (seeded) with a chance
 proportional to how many entities of that label it holds, and never more than `max_replication` times in all.
 The target is fixed from the counts before oversampling: replicated notes also raise the frequent labels, and a
-moving target might never be reached. Label counts before and after are printed once, on the first epoch.
+moving target might never be reached. Each epoch draws its replicas anew (seed + epoch), so that over the epochs
+more of a rare label's notes are repeated, not always the same few. Every component that learns from the
+training examples sees the replicas (in the two-stage pipeline the tagger and spancat both).
+
+The effective label distribution is reported: printed on the first epoch (counts before -> after), logged on every
+epoch (logger "spacy_clinical_pt", INFO), and with `report_path` written as one JSON line per epoch (epoch,
+documents yielded, entities per label), which `spacy train` alone does not show.
 
 Use it in a training config:
 
@@ -16,10 +22,12 @@ Use it in a training config:
     target_ratio = 1.0
     max_replication = 5
     seed = ${system.seed}
+    report_path = null
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections import Counter
@@ -102,8 +110,10 @@ class OversampledCorpus:
     corpus: the `spacy.Corpus` the examples are read from.
     name: names the corpus (its path) in the label counts printed on the first epoch.
     spans_key: the `doc.spans` group whose labels are counted.
-    target_ratio, max_replication, seed: as in `oversampling_plan`.
+    target_ratio, max_replication: as in `oversampling_plan`. seed: epoch n's plan is seeded with seed + n.
+    report_path: a JSONL file to write the effective label distribution of each epoch to (None: none).
     before, after: entity counts per label of the last epoch, before and after oversampling.
+    epochs: the epochs yielded so far.
     """
 
     corpus: Corpus
@@ -112,24 +122,28 @@ class OversampledCorpus:
     target_ratio: float = 1.0
     max_replication: int = 5
     seed: int = 0
+    report_path: Optional[Path] = None
     before: Counter = field(default_factory=Counter, init=False)
     after: Counter = field(default_factory=Counter, init=False)
-    _reported: bool = field(default=False, init=False, repr=False)
+    epochs: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
         check_oversampling(self.target_ratio, self.max_replication)
+        if self.report_path is not None:
+            self.report_path = Path(self.report_path)
+            self.report_path.parent.mkdir(parents=True, exist_ok=True)
+            self.report_path.write_text("", encoding="utf8")  # this training's epochs only
 
     def __call__(self, nlp: Language) -> Iterator[Example]:
         """Yield the examples, replicated by the plan; replicas get their own copy of the predicted doc."""
         examples = list(self.corpus(nlp))
         counts = [Counter(span.label_ for span in eg.reference.spans.get(self.spans_key, [])) for eg in examples]
         copies = oversampling_plan(
-            counts, target_ratio=self.target_ratio, max_replication=self.max_replication, seed=self.seed
+            counts, target_ratio=self.target_ratio, max_replication=self.max_replication, seed=self.seed + self.epochs
         )
         self.before, self.after = label_counts(counts), label_counts(counts, copies)
-        if not self._reported:
-            self._report(len(examples), sum(copies))
-            self._reported = True
+        self._report(len(examples), sum(copies))
+        self.epochs += 1
         for eg, n in zip(examples, copies):
             yield eg
             for _ in range(n - 1):
@@ -137,10 +151,16 @@ class OversampledCorpus:
                 yield Example(eg.predicted.copy(), eg.reference)
 
     def _report(self, n_docs: int, n_yielded: int) -> None:
+        """The epoch's effective distribution: logged, printed on the first epoch, written to `report_path`."""
         rows = ", ".join(f"{label} {self.before[label]} -> {self.after[label]}" for label in sorted(self.before))
         message = f"oversampling {self.name}: {n_docs} -> {n_yielded} documents; entities per label: {rows}"
-        logger.info(message)
-        msg.info(message)
+        logger.info("epoch %d: %s", self.epochs, message)
+        if self.epochs == 0:
+            msg.info(message)
+        if self.report_path is not None:
+            line = {"epoch": self.epochs, "documents": n_yielded, "entities": dict(sorted(self.after.items()))}
+            with self.report_path.open("a", encoding="utf8") as file:
+                file.write(json.dumps(line) + "\n")
 
 
 @registry.readers("spacy_clinical_pt.OversampledCorpus.v1")
@@ -150,6 +170,7 @@ def create_oversampled_corpus(
     target_ratio: float = 1.0,
     max_replication: int = 5,
     seed: int = 0,
+    report_path: Optional[Path] = None,
     gold_preproc: bool = False,
     max_length: int = 0,
     limit: int = 0,
@@ -161,7 +182,8 @@ def create_oversampled_corpus(
     spans_key: the `doc.spans` key whose labels are counted.
     target_ratio: rare labels are raised towards target_ratio x the mean entity count per label.
     max_replication: the most times one document appears per epoch.
-    seed: seeds the choice of documents to replicate.
+    seed: seeds the choice of documents to replicate (epoch n: seed + n).
+    report_path: a JSONL file for the effective label distribution of each epoch (None: printed once, logged).
     gold_preproc, max_length, limit, augmenter: as in `spacy.Corpus.v1`.
     """
     if path is None:
@@ -169,5 +191,5 @@ def create_oversampled_corpus(
     corpus = Corpus(Path(path), gold_preproc=gold_preproc, max_length=max_length, limit=limit, augmenter=augmenter)
     return OversampledCorpus(
         corpus=corpus, name=str(path), spans_key=spans_key, target_ratio=target_ratio,
-        max_replication=max_replication, seed=seed,
+        max_replication=max_replication, seed=seed, report_path=report_path,
     )

@@ -240,7 +240,7 @@ def apply_evaluation_threshold(
     a threshold the component refuses (out of range, unknown label).
     """
     from .pipes import find_span_classifier, find_tagger, pipeline_spans_key
-    from .thresholds import Thresholds
+    from .thresholds import Thresholds, takes_per_label_thresholds
 
     tagger = find_tagger(nlp)
     classifier = find_span_classifier(nlp, pipeline_spans_key(nlp))
@@ -253,7 +253,7 @@ def apply_evaluation_threshold(
         return OWN_THRESHOLD
     try:
         thresholds = Thresholds.from_dict(section)
-        if classifier is not None and thresholds.per_label:
+        if classifier is not None and thresholds.per_label and not takes_per_label_thresholds(classifier):
             return f"{OWN_THRESHOLD}; spancat has one shared threshold, the evaluation's per-label ones are not applied"
         if classifier is not None:  # it decides on spans: a tagger's continuation threshold is not its own
             thresholds = Thresholds(thresholds.start)
@@ -292,6 +292,11 @@ def _context_meta(nlp: Any) -> Optional[dict[str, Any]]:
     return {"component": names[-1], "spans_key": component.spans_key, "rules": len(component.rules)}
 
 
+def _plain_threshold(value: Any) -> Any:
+    """A span classifier's threshold for the meta: a float, or a dict of floats (per label)."""
+    return {str(k): float(v) for k, v in value.items()} if isinstance(value, Mapping) else float(value)
+
+
 def clinical_meta(nlp: Any, encoder: str, train_corpus: str, threshold_note: str) -> dict[str, Any]:
     """The meta's `clinical_pt` section: encoder, scheme, labels, spans key, thresholds and where they come from,
     the span classifier if any, the training corpus, the assertion component if any.
@@ -318,7 +323,7 @@ def clinical_meta(nlp: Any, encoder: str, train_corpus: str, threshold_note: str
         "scheme": tagger.scheme if tagger is not None else None,
         "labels": labels,
         "spans_key": spans_key,
-        "threshold": float(classifier.cfg["threshold"]) if classifier is not None
+        "threshold": _plain_threshold(classifier.cfg["threshold"]) if classifier is not None
         else tagger.threshold if tagger is not None else None,
         "continue_threshold": tagger.continue_threshold if tagger is not None and classifier is None else None,
         "threshold_source": threshold_note,

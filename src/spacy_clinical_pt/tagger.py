@@ -41,12 +41,7 @@ from thinc.types import Floats2d
 from wasabi import msg
 
 from .metrics import span_tuples, token_label_matrix, token_metrics, whitespace_tokens
-from .schemes import (
-    check_scheme,
-    columns,
-    decode,
-    encode,
-)
+from .schemes import check_scheme, columns, decode, encode
 from .thresholds import DEFAULT_THRESHOLD, Thresholds, ThresholdValue
 from .suggester import COLUMNS_EXTENSION, PROBS_EXTENSION, check_one_writer_per_key, check_retired_settings
 from .weights import check_method, class_weights, format_weights
@@ -449,7 +444,7 @@ class ClinicalTagger(TrainablePipe):
             self.model.initialize()
 
     def add_label(self, label: str) -> int:
-        """Add a label (before `initialize` only: the output layer is not resizable).
+        """Add a label (before `initialize` only; `grow.grow_labels` grows a trained tagger's output layer).
 
         RETURNS: 0 if the label was already there, else 1.
         """
@@ -459,7 +454,10 @@ class ClinicalTagger(TrainablePipe):
             return 0
         output_layer = self.model.get_ref("output_layer")
         if output_layer.has_dim("nO") is True and output_layer.has_param("W") and output_layer.get_param("W").size:
-            raise ValueError(f"{self.name}: cannot add label {label!r} to a model that is already initialized")
+            raise ValueError(
+                f"{self.name}: cannot add label {label!r} to a model that is already initialized (to continue "
+                "training on new labels, see configs/continue_cnn.cfg: spacy_clinical_pt.grow)"
+            )
         self.cfg["labels"].append(label)
         self.vocab.strings.add(label)
         return 1

@@ -164,12 +164,18 @@ class Thresholds:
         """
         tagger, classifier = deciding_components(nlp, component)
         if classifier is not None:
-            if self.per_label or self.continuation is not None:
+            takes_per_label = takes_per_label_thresholds(classifier)
+            if self.continuation is not None or (self.per_label and not takes_per_label):
+                what = "one threshold per label" if takes_per_label else "one shared threshold"
+                refused = "continuation" if takes_per_label else "per-label and continuation"
                 raise ValueError(
-                    f"span classifier {classifier.name!r} has one shared threshold on span scores: per-label and "
-                    "continuation thresholds cannot be set on it"
+                    f"span classifier {classifier.name!r} has {what} on span scores: {refused} thresholds cannot be "
+                    "set on it"
                 )
-            classifier.cfg["threshold"] = float(self.start)
+            if takes_per_label:
+                classifier.threshold = _plain(self.start)
+            else:
+                classifier.cfg["threshold"] = float(self.start)
             return str(classifier.name)
         if tagger is None:
             raise ValueError("the pipeline has no clinical_tagger or span classifier to set thresholds on")
@@ -177,6 +183,13 @@ class Thresholds:
         tagger.threshold = _plain(self.start)
         tagger.continue_threshold = _plain(self.continuation)
         return str(tagger.name)
+
+
+def takes_per_label_thresholds(classifier: Any) -> bool:
+    """True for a span classifier that takes a threshold per label (`clinical_spancat`); spaCy's `spancat` has one."""
+    from .span_classifier import ClinicalSpanCategorizer
+
+    return isinstance(classifier, ClinicalSpanCategorizer)
 
 
 def deciding_components(nlp: Any, component: Optional[str] = None, spans_key: Optional[str] = None) -> tuple[Any, Any]:

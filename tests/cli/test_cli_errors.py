@@ -79,6 +79,10 @@ CASES = [
      "text"),
     ("annotate-silver-missing-notes",
      ["annotate-silver", str(LOCAL_LLM), "{missing_dir}", "-o", "{out}/silver.spacy", *NO_SERVER], "missing_dir"),
+    ("notes-missing-input", ["notes", "{missing}", "-o", "{out}/n.jsonl"], "missing"),
+    ("notes-missing-folder", ["notes", "{missing_dir}", "-o", "{out}/n.jsonl"], "missing_dir"),
+    ("pretrain-mlm-missing-notes", ["pretrain-mlm", "{missing}", "{out}/mlm", "--encoder.name", "bert"], "missing"),
+    ("pretrain-mlm-docbin-as-notes", ["pretrain-mlm", "{good}", "{out}/mlm", "--encoder.name", "bert"], "good"),
 ]
 # The output under a file (a text file where a folder is needed): the message names it (the path starts with it).
 OUTPUT_UNDER_A_FILE = [
@@ -90,6 +94,7 @@ OUTPUT_UNDER_A_FILE = [
     ("package", ["package", "{pipeline}", "-o", "{text}/pk", "--encoder", "cnn", "--train-corpus", "x"]),
     ("annotate-silver", ["annotate-silver", str(LOCAL_LLM), "{text}", "-o", "{text}/silver.spacy", *NO_SERVER]),
     ("llm-baseline", ["llm-baseline", str(LOCAL_LLM), "{good}", "-o", "{text}/llm", *NO_SERVER]),
+    ("notes", ["notes", "{text}", "-o", "{text}/n.jsonl"]),
 ]
 CASES += [(f"{command}-output-under-a-file", args, "text") for command, args in OUTPUT_UNDER_A_FILE]
 

@@ -1,5 +1,6 @@
 """Oversampling: replication counts on a hand-made label distribution, and the registered corpus reader."""
 
+import json
 from collections import Counter
 
 import pytest
@@ -77,3 +78,31 @@ def test_registered_reader_replicates_examples(tmp_path, capsys):
     assert "Anatomia 1 -> 5" in capsys.readouterr().out
     # replicas carry their own predicted doc, so annotating one does not touch another
     assert len({id(eg.predicted) for eg in examples}) == len(examples)
+
+
+# Anatomia in two docs: which of them an epoch replicates depends on the epoch's seed.
+SHARED = [Counter({"Problema": 2})] * 4 + [Counter({"Problema": 2, "Anatomia": 1})] * 2
+
+
+def test_each_epoch_draws_its_own_replicas_and_reports_its_distribution(tmp_path, capsys):
+    nlp = spacy.blank("pt")
+    docs = []
+    for counts in SHARED:
+        doc = nlp.make_doc("a b c d e f")
+        labels = [label for label, n in sorted(counts.items()) for _ in range(n)]
+        doc.spans["sc"] = [Span(doc, i, i + 1, label=label) for i, label in enumerate(labels)]
+        docs.append(doc)
+    DocBin(docs=docs).to_disk(tmp_path / "train.spacy")
+    report = tmp_path / "logs" / "oversampling.jsonl"
+    reader = spacy.registry.readers.get("spacy_clinical_pt.OversampledCorpus.v1")(
+        tmp_path / "train.spacy", max_replication=10, seed=3, report_path=report
+    )
+    epochs = [Counter(span.label_ for eg in reader(nlp) for span in eg.reference.spans["sc"]) for _ in range(3)]
+    plans = [oversampling_plan(SHARED, max_replication=10, seed=3 + n) for n in range(3)]
+    assert len(set(map(tuple, plans))) > 1  # the seeds give different plans: the check below can tell them apart
+    lines = [json.loads(line) for line in report.read_text().splitlines()]
+    assert [line["epoch"] for line in lines] == [0, 1, 2]
+    for line, plan, seen in zip(lines, plans, epochs):
+        assert line["documents"] == sum(plan)
+        assert line["entities"] == dict(sorted(seen.items())) == dict(sorted(label_counts(SHARED, plan).items()))
+    assert capsys.readouterr().out.count("oversampling") == 1  # printed on the first epoch only

@@ -146,13 +146,15 @@ def test_two_stage_pipeline_ships_the_span_classifier_threshold_chosen_on_dev(tm
     assert clinical["continue_threshold"] is None and "dev" in clinical["threshold_source"]
     packaged = spacy.load(result.wheel.parents[1] / WHEEL_NAME / f"{WHEEL_NAME}-{result.version}")
     assert packaged.get_pipe("spancat").cfg["threshold"] == chosen
-    # spancat has one threshold: per-label ones from an evaluation are reported, not shipped
+    # the default's span classifier (clinical_spancat) takes per-label thresholds: they are shipped too
     metrics["threshold"]["value"] = {"Problema": 0.3}
     (tmp_path / "per_label.json").write_text(json.dumps(metrics), encoding="utf8")
     result = package_pipeline(model, tmp_path / "per_label", encoder="cnn", train_corpus="nestedclinbr",
                               name=WHEEL_NAME, metrics_path=tmp_path / "per_label.json")
-    assert result.meta["clinical_pt"]["threshold"] == 0.5  # the pipeline's own
-    assert "not applied" in result.meta["clinical_pt"]["threshold_source"]
+    assert result.meta["clinical_pt"]["threshold"] == {"Problema": 0.3}
+    assert "dev" in result.meta["clinical_pt"]["threshold_source"]
+    packaged = spacy.load(result.wheel.parents[1] / WHEEL_NAME / f"{WHEEL_NAME}-{result.version}")
+    assert packaged.get_pipe("spancat").threshold == pytest.approx({"Problema": 0.3})
 
 
 def test_package_command_rejects_bad_input(tmp_path):
@@ -370,6 +372,17 @@ def test_a_span_classifier_after_the_tagger_gets_the_shared_threshold_only(untra
     assert apply_evaluation_threshold(nlp, section, True, "m.json") == note
     assert nlp.get_pipe("spancat").cfg["threshold"] == threshold
     assert find_tagger(nlp).threshold == 0.5  # the tagger's threshold is not the output's
+
+
+def test_a_clinical_spancat_gets_the_per_label_thresholds_chosen_on_dev(untrained):
+    from spacy_clinical_pt.package import apply_evaluation_threshold
+
+    nlp = spacy.load(untrained)
+    nlp.add_pipe("clinical_spancat", config={"spans_key": "sc"})
+    nlp.get_pipe("clinical_spancat").add_label("Problema")
+    section = {"policy": "dev", "description": "chosen on dev", "value": {"Problema": 0.004}}
+    assert apply_evaluation_threshold(nlp, section, True, "m.json") == "chosen on dev"
+    assert nlp.get_pipe("clinical_spancat").threshold == {"Problema": 0.004}
 
 
 # --- assertion: packaged pipelines end with clinical_context unless --no-context ----------------------------

@@ -22,7 +22,7 @@ from spacy_clinical_pt.encoders import ENCODERS
 
 REPO = Path(__file__).resolve().parents[2]
 BENCH_ENCODERS = [key for key in ENCODERS if key != "minilm"]  # minilm is English: not one of the paper's
-CORPORA = ("nestedclinbr", "er_ner")
+CORPORA = ("nestedclinbr", "er_ner", "clinpt")
 
 
 def project_copy(folder: Path) -> Path:
@@ -71,6 +71,9 @@ def test_all_dry_lists_every_encoder_scheme_and_corpus(tmp_path):
                 assert f"--encoder.name {ENCODERS[key].hf_name} " in out
     assert out.count("spacy train") == len(CORPORA) * len(BENCH_ENCODERS) * 2
     assert "git -C assets/.clone-nestedclinbr checkout --quiet 7465fa480f7e217dfea1fbd1bf242142a700b94b" in out
+    assert "git -C assets/.clone-clinpt checkout --quiet aa4e5b1ca96b2af8dc834afb580d34f98ff0fa02" in out
+    assert "convert assets/clinpt --output corpus/clinpt/all.spacy --format conll" in out
+    assert "split corpus/clinpt/all.spacy --output corpus/clinpt/iterative --method iterative --ratios 0.6 0.2 0.2" in out
     assert "spacy_clinical_pt aggregate" in out and "spacy_clinical_pt compare" in out
     assert not (project / "training" / "bench").exists()  # a dry run runs nothing
 

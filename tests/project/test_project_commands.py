@@ -67,10 +67,10 @@ def test_the_tables_take_every_run_once_in_table_order(generator):
     runs = aggregate.split()[4:-2]
     assert aggregate.split()[:4] == ["python", "-m", "spacy_clinical_pt", "aggregate"]
     assert compare == aggregate.replace(" aggregate ", " compare ")
-    assert len(runs) == len(set(runs)) == 2 * 10 * 2  # corpora x encoders (MiniLM is not one) x schemes
+    assert len(runs) == len(set(runs)) == 3 * 10 * 2  # corpora x encoders (MiniLM is not one) x schemes
     assert runs[:3] == ["metrics/bench/nestedclinbr/mmbert_base_IO", "metrics/bench/nestedclinbr/mmbert_base_BIO",
                         "metrics/bench/nestedclinbr/mmbert_small_IO"]
-    assert runs[-1] == "metrics/bench/er_ner/cnn_BIO"
+    assert runs[-1] == "metrics/bench/clinpt/cnn_BIO"
     assert command["deps"] == [f"{run}/metrics.json" for run in runs]
 
 

@@ -41,6 +41,9 @@ COMMANDS: dict[str, Command] = {
                                "Annotate notes with an LLM pipeline: a silver corpus."),
     "encoders": Command("encoders", "encoders_command", "List the encoders or resolve one to its model name."),
     "llm-presets": Command("llm_presets", "llm_presets_command", "Write the LLM pipeline configs of the presets."),
+    "notes": Command("notes", "notes_command", "Collect the texts of notes into JSONL, for pretraining on unlabelled notes."),
+    "pretrain-mlm": Command("pretrain_mlm", "pretrain_mlm_command",
+                            "Continue a transformer's masked-language-model training on notes."),
 }
 
 

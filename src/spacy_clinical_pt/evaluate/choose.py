@@ -83,17 +83,20 @@ def threshold_section(
     fixed: Thresholds,
     labels: Sequence[str],
     given_as: str = "given",
+    grid: numpy.ndarray = THRESHOLD_GRID,
 ) -> dict[str, Any]:
     """The threshold section of metrics.json for any kind of score: `best_on("test")` / `best_on("dev")` give the
     best threshold(s) on either set (the test one is always reported, as `test_optimum`); objective: the text
     saying what they maximise; fixed: the fixed policy's start threshold(s), completed for every label;
-    given_as: the `chosen_on` of a fixed threshold."""
+    given_as: the `chosen_on` of a fixed threshold. grid: the thresholds searched (`grid` in the section: first,
+    last, step of the regular part; `grid_below` lists the points under its step, if any)."""
     oracle = best_on("test")
     section: dict[str, Any] = {
         "policy": check_policy(policy),
         "description": policy_description(policy),
         "per_label": per_label,
-        "grid": [float(THRESHOLD_GRID[0]), float(THRESHOLD_GRID[-1]), 0.01],
+        "grid": [float(grid[grid >= 0.01][0]), float(grid[-1]), 0.01],
+        **({"grid_below": [float(t) for t in grid[grid < 0.01]]} if (grid < 0.01).any() else {}),
         "objective": objective,
         "test_optimum": {"value": oracle.value, "f1": oracle.f1},
     }

@@ -16,6 +16,9 @@ from .matrices import pred_label_matrix
 from .run import DocResult, Evaluation, Progress, corpus_counts, pipeline_setup, run_pipeline
 
 TOKEN_UNIT = "spaCy tokens of the pipeline's tokenizer, whitespace tokens (token.is_space) excluded"
+# Thresholds on span scores: the grid of token thresholds and a few below its 0.01, where a rare label's scores
+# may all lie (a classifier that learned the label weakly still ranks its spans).
+SPAN_THRESHOLD_GRID = numpy.concatenate([[0.001, 0.002, 0.003, 0.005, 0.007], THRESHOLD_GRID])
 
 
 def spans_above(docs: Sequence[DocResult], threshold: ThresholdValue) -> list[list[SpanTuple]]:
@@ -35,7 +38,7 @@ def spans_above(docs: Sequence[DocResult], threshold: ThresholdValue) -> list[li
 
 
 def span_threshold_curves(
-    docs: Sequence[DocResult], labels: Sequence[str], grid: numpy.ndarray = THRESHOLD_GRID
+    docs: Sequence[DocResult], labels: Sequence[str], grid: numpy.ndarray = SPAN_THRESHOLD_GRID
 ) -> list[dict[str, Any]]:
     """Exact-span precision-recall curves of a span classifier over the grid of thresholds on its span scores, per
     label and micro-averaged: rows as `metrics.pr_curves` gives them (series, threshold, precision, recall, f1,
@@ -117,7 +120,7 @@ def lowest_threshold(classifier: Any) -> Iterator[None]:
     """Run with the classifier's threshold at the bottom of the grid, so that it keeps every span a threshold of
     the grid could keep; its own threshold is restored afterwards, also when the pipeline raises."""
     own = classifier.cfg["threshold"]
-    classifier.cfg["threshold"] = float(THRESHOLD_GRID[0])
+    classifier.cfg["threshold"] = float(SPAN_THRESHOLD_GRID[0])
     try:
         yield
     finally:
@@ -146,7 +149,7 @@ def evaluate_span_classifier(
     """
     if policy == "dev" and dev_docs is None:
         raise ValueError(NEEDS_DEV)
-    own = float(classifier.cfg["threshold"])
+    own = Thresholds.of(classifier.cfg["threshold"])
     dev = None
     with lowest_threshold(classifier):
         test, lost = run_pipeline(nlp, test_docs, gold_key, classifier.key, None, batch_size, classifier, progress)
@@ -163,8 +166,8 @@ def evaluate_span_classifier(
 
     section = threshold_section(
         policy, per_label, OBJECTIVES[("entity", per_label)].replace("decoded", "scored by the span classifier"),
-        best_on, Thresholds(own) if threshold is None else threshold, labels,
-        given_as="given" if threshold is not None else "the pipeline's own",
+        best_on, own if threshold is None else threshold, labels,
+        given_as="given" if threshold is not None else "the pipeline's own", grid=SPAN_THRESHOLD_GRID,
     )
     value = section["value"]
     pred_spans = spans_above(test, value)
