@@ -292,11 +292,6 @@ def _context_meta(nlp: Any) -> Optional[dict[str, Any]]:
     return {"component": names[-1], "spans_key": component.spans_key, "rules": len(component.rules)}
 
 
-def _plain_threshold(value: Any) -> Any:
-    """A span classifier's threshold for the meta: a float, or a dict of floats (per label)."""
-    return {str(k): float(v) for k, v in value.items()} if isinstance(value, Mapping) else float(value)
-
-
 def clinical_meta(nlp: Any, encoder: str, train_corpus: str, threshold_note: str) -> dict[str, Any]:
     """The meta's `clinical_pt` section: encoder, scheme, labels, spans key, thresholds and where they come from,
     the span classifier if any, the training corpus, the assertion component if any.
@@ -305,6 +300,7 @@ def clinical_meta(nlp: Any, encoder: str, train_corpus: str, threshold_note: str
     threshold_note: where the threshold comes from (`apply_evaluation_threshold`).
     """
     from .pipes import find_span_classifier, find_tagger, pipeline_spans_key
+    from .thresholds import Thresholds
 
     tagger = find_tagger(nlp)
     spans_key = pipeline_spans_key(nlp)
@@ -323,7 +319,7 @@ def clinical_meta(nlp: Any, encoder: str, train_corpus: str, threshold_note: str
         "scheme": tagger.scheme if tagger is not None else None,
         "labels": labels,
         "spans_key": spans_key,
-        "threshold": _plain_threshold(classifier.cfg["threshold"]) if classifier is not None
+        "threshold": Thresholds.of(classifier.cfg["threshold"]).to_dict()["value"] if classifier is not None
         else tagger.threshold if tagger is not None else None,
         "continue_threshold": tagger.continue_threshold if tagger is not None and classifier is None else None,
         "threshold_source": threshold_note,
