@@ -28,32 +28,36 @@ def quantize_pipeline(nlp: Language, mode: str = "int8") -> list[str]:
     import torch
     from spacy_transformers import Transformer
 
-    if mode not in QUANTIZE_MODES:
-        raise ValueError(f"unknown quantization {mode!r}: use one of {', '.join(QUANTIZE_MODES)}")
-    names = [name for name, pipe in nlp.pipeline if isinstance(pipe, Transformer)]
-    if not names:
+    _check_mode(mode)
+    transformers = [(name, pipe) for name, pipe in nlp.pipeline if isinstance(pipe, Transformer)]
+    if not transformers:
         raise ValueError("the pipeline has no transformer component (a CNN pipeline): nothing to quantize")
-    for name in names:
-        pipe = nlp.get_pipe(name)
-        shim = pipe.model.layers[0].shims[0]
+    for _, pipe in transformers:
         if pipe.cfg.get("quantized") == mode:
             continue
+        shim = pipe.model.layers[0].shims[0]
         quantized = torch.ao.quantization.quantize_dynamic(shim._model.eval(), {torch.nn.Linear}, dtype=torch.qint8)
-        # The shim runs `_model`; the span getter and the tokenizer read `_hfmodel.transformer`: both must agree.
+        # The shim runs `_model`; the input conversion (for its device) and serialization read
+        # `_hfmodel.transformer`: both must be the quantized module.
         shim._model = quantized
         shim._hfmodel.transformer = quantized
         pipe.cfg["quantized"] = mode
-    return names
+    return [name for name, _ in transformers]
 
 
 @registry.callbacks("spacy_clinical_pt.quantize.v1")
 def create_quantize_callback(mode: str = "int8") -> Callable[[Language], Language]:
     """A callback for `[initialize.after_init]`: the initialized pipeline's encoders quantized to `mode`."""
-    if mode not in QUANTIZE_MODES:
-        raise ValueError(f"unknown quantization {mode!r}: use one of {', '.join(QUANTIZE_MODES)}")
+    _check_mode(mode)
 
     def quantize(nlp: Language) -> Language:
         quantize_pipeline(nlp, mode)
         return nlp
 
     return quantize
+
+
+def _check_mode(mode: str) -> None:
+    """ValueError naming the modes when `mode` is not one of QUANTIZE_MODES."""
+    if mode not in QUANTIZE_MODES:
+        raise ValueError(f"unknown quantization {mode!r}: use one of {', '.join(QUANTIZE_MODES)}")

@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 NOTES = [" ".join(CLINICAL_SENTENCES[i : i + 4]) for i in range(0, 24, 4)]
 
 
-def tiny_pipeline(kind: str):
-    overrides = {"encoder.name": str(tiny_model_dir(kind))}
+def tiny_pipeline(kind: str, **overrides):
+    overrides = {"encoder.name": str(tiny_model_dir(kind)), **overrides}
     config = spacy.util.load_config(REPO / "configs" / "transformer.cfg", overrides=overrides, interpolate=True)
     nlp = spacy.util.load_model_from_config(config, auto_fill=True, validate=True)
     doc = nlp.make_doc(NOTES[0])
@@ -69,6 +69,9 @@ def test_errors_name_the_modes_and_the_missing_transformer():
 
 
 def test_the_callback_quantizes_after_initialize():
-    callback = spacy.registry.callbacks.get("spacy_clinical_pt.quantize.v1")()
-    nlp = callback(tiny_pipeline("bert"))
+    import torch
+
+    nlp = tiny_pipeline("bert", **{"initialize.after_init": {"@callbacks": "spacy_clinical_pt.quantize.v1"}})
     assert nlp.get_pipe("transformer").cfg["quantized"] == "int8"
+    encoder = nlp.get_pipe("transformer").model.layers[0].shims[0]._model
+    assert any(isinstance(m, torch.ao.nn.quantized.dynamic.Linear) for m in encoder.modules())
